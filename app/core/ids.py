@@ -1,0 +1,53 @@
+"""Identifiers and secrets in AWS's shapes.
+
+Unique ids: prefix + 17 chars of base32 (21 chars: `AIDA…`, `AROA…`, `AGPA…`, `ANPA…`).
+Access key ids: `AKIA`/`ASIA` + 16 chars (20 chars). Secrets: 40 chars of [A-Za-z0-9/+].
+Randomness is injectable for tests (`rng` is any object with `token_bytes(n)`).
+"""
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Protocol
+
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
+
+USER, ROLE, GROUP, POLICY, INSTANCE_PROFILE = "AIDA", "AROA", "AGPA", "ANPA", "AIPA"
+LONG_TERM_KEY, TEMPORARY_KEY = "AKIA", "ASIA"
+
+
+class Random(Protocol):
+    def token_bytes(self, n: int) -> bytes: ...
+
+
+class SystemRandom:
+    def token_bytes(self, n: int) -> bytes:
+        return secrets.token_bytes(n)
+
+
+def _base32(rng: Random, n: int) -> str:
+    raw = rng.token_bytes(n)
+    return "".join(_B32[b & 31] for b in raw)
+
+
+def unique_id(prefix: str, rng: Random | None = None) -> str:
+    return prefix + _base32(rng or SystemRandom(), 17)
+
+
+def access_key_id(prefix: str, rng: Random | None = None) -> str:
+    return prefix + _base32(rng or SystemRandom(), 16)
+
+
+def secret_access_key(rng: Random | None = None) -> str:
+    raw = (rng or SystemRandom()).token_bytes(40)
+    return "".join(_SECRET_ALPHABET[b & 63] for b in raw)
+
+
+def urlsafe_token(n: int, rng: Random | None = None) -> str:
+    return base64.urlsafe_b64encode((rng or SystemRandom()).token_bytes(n)).rstrip(b"=").decode()
+
+
+def request_id(rng: Random | None = None) -> str:
+    b = (rng or SystemRandom()).token_bytes(16).hex()
+    return f"{b[:8]}-{b[8:12]}-{b[12:16]}-{b[16:20]}-{b[20:]}"

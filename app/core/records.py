@@ -1,0 +1,228 @@
+"""Frozen domain records.
+
+Field names are the snake_case forms (`botocore.xform_name`) of the members of the
+botocore output shapes they are rendered into (`User.user_name` -> `UserName`), so the
+wire can render any record generically from the model. Timestamps are epoch seconds
+(float); policy documents are the caller's text exactly as submitted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedPermissionsBoundary:
+    permissions_boundary_arn: str
+    permissions_boundary_type: str = "PermissionsBoundaryPolicy"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_name: str
+    user_id: str
+    path: str
+    arn: str
+    create_date: float
+    permissions_boundary: AttachedPermissionsBoundary | None = None
+    tags: tuple[Tag, ...] = ()
+    password_last_used: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    group_name: str
+    group_id: str
+    path: str
+    arn: str
+    create_date: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoleLastUsed:
+    last_used_date: float | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    role_name: str
+    role_id: str
+    path: str
+    arn: str
+    create_date: float
+    assume_role_policy_document: str
+    description: str | None = None
+    max_session_duration: int = 3600
+    permissions_boundary: AttachedPermissionsBoundary | None = None
+    tags: tuple[Tag, ...] = ()
+    role_last_used: RoleLastUsed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedPolicy:
+    policy_name: str
+    policy_id: str
+    arn: str
+    path: str
+    default_version_id: str
+    attachment_count: int
+    permissions_boundary_usage_count: int
+    is_attachable: bool
+    create_date: float
+    update_date: float
+    description: str | None = None
+    tags: tuple[Tag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    version_id: str
+    document: str
+    is_default_version: bool
+    create_date: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedPolicy:
+    policy_name: str
+    policy_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class InlinePolicy:
+    """`PolicyDetail` in GetAccountAuthorizationDetails; also the Get*Policy result."""
+
+    policy_name: str
+    policy_document: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    """An IAM user's (or the root's) long-term key. `secret_access_key` is set only
+    when the store decrypted it for signature verification or right after creation."""
+
+    user_name: str
+    access_key_id: str
+    status: str  # Active | Inactive
+    create_date: float
+    secret_access_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Temporary credentials and what they stand for, as stored in Redis.
+
+    kind: `assumed-role` (AssumeRole*), `user-session` (GetSessionToken: the user itself),
+    `root-session` (GetSessionToken by root), `federated-user` (GetFederationToken).
+    """
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    kind: str
+    account: str
+    arn: str  # what GetCallerIdentity returns
+    user_id: str  # aws:userid (AROA…:session, AIDA…, account:name)
+    principal_arn: str  # aws:PrincipalArn: role ARN for role sessions, user ARN otherwise
+    principal_id: str  # the role/user unique id: a recreated role does not inherit sessions
+    principal_name: str  # role name or user name
+    issued_at: float
+    expires_at: float
+    session_name: str | None = None
+    session_policy: str | None = None
+    session_policy_arns: tuple[str, ...] = ()
+    tags: tuple[Tag, ...] = ()  # session tags (principal tags beyond the role's own)
+    transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None
+    mfa_authenticated: bool = False
+    mfa_authenticated_at: float | None = None
+    chained: bool = False  # issued to a caller that itself used temporary credentials
+    federated_provider: str | None = None
+    # request-context keys that travel with the session (`saml:sub`, `<provider>:sub`, …)
+    federation_context: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated principal of one request.
+
+    kind: `root`, `user`, `assumed-role`, `federated-user`.
+    """
+
+    kind: str
+    account: str
+    arn: str
+    user_id: str
+    principal_arn: str
+    access_key_id: str
+    name: str | None = None  # user name for users; role name for role sessions
+    session: Session | None = None  # set when temporary credentials were used
+
+    @property
+    def temporary(self) -> bool:
+        return self.session is not None
+
+    @property
+    def is_root(self) -> bool:
+        return self.kind == "root"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    expiration: float
+
+
+@dataclass(frozen=True, slots=True)
+class AssumedRoleUser:
+    assumed_role_id: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class FederatedUser:
+    federated_user_id: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalPolicies:
+    """Everything the policy engine needs about an IAM user or role, read in one go.
+
+    identity: (source id, document) for every inline policy of the principal, every managed
+    policy attached to it, and, for users, every inline/managed policy of its groups.
+    Source ids: `user/NAME/inline/POLICY`, `group/NAME/inline/POLICY`, or the managed
+    policy ARN. boundary: (policy ARN, default-version document) or None.
+    """
+
+    identity: tuple[tuple[str, str], ...]
+    boundary: tuple[str, str] | None
+    tags: tuple[Tag, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Facts about the HTTP request that feed the policy request context."""
+
+    request_id: str
+    received_at: float
+    source_ip: str | None = None
+    secure_transport: bool = False
+    region: str | None = None  # the SigV4 scope region
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What every service method receives first: who is calling, and the request facts.
+    `caller` is None for the unsigned STS actions (AssumeRoleWithSAML/WebIdentity)."""
+
+    caller: Caller | None
+    meta: RequestMeta
