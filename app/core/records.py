@@ -226,3 +226,96 @@ class Call:
 
     caller: Caller | None
     meta: RequestMeta
+
+
+# ---- IAM records appended for the IAM service (GetAccountAuthorizationDetails & co.) ----
+@dataclass(frozen=True, slots=True)
+class RootUser:
+    """`GetUser` by the account root: no UserName, no Path (as AWS)."""
+
+    user_id: str
+    arn: str
+    create_date: float
+    password_last_used: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyLastUsed:
+    service_name: str = "N/A"
+    region: str = "N/A"
+    last_used_date: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyUser:
+    user_name: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyGroup:
+    group_name: str
+    group_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRole:
+    role_name: str
+    role_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserDetail:
+    user_name: str
+    user_id: str
+    path: str
+    arn: str
+    create_date: float
+    user_policy_list: tuple[InlinePolicy, ...] = ()
+    group_list: tuple[str, ...] = ()
+    attached_managed_policies: tuple[AttachedPolicy, ...] = ()
+    permissions_boundary: AttachedPermissionsBoundary | None = None
+    tags: tuple[Tag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDetail:
+    group_name: str
+    group_id: str
+    path: str
+    arn: str
+    create_date: float
+    group_policy_list: tuple[InlinePolicy, ...] = ()
+    attached_managed_policies: tuple[AttachedPolicy, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDetail:
+    role_name: str
+    role_id: str
+    path: str
+    arn: str
+    create_date: float
+    assume_role_policy_document: str
+    instance_profile_list: tuple[()] = ()
+    role_policy_list: tuple[InlinePolicy, ...] = ()
+    attached_managed_policies: tuple[AttachedPolicy, ...] = ()
+    permissions_boundary: AttachedPermissionsBoundary | None = None
+    tags: tuple[Tag, ...] = ()
+    role_last_used: RoleLastUsed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedPolicyDetail:
+    policy_name: str
+    policy_id: str
+    arn: str
+    path: str
+    default_version_id: str
+    attachment_count: int
+    permissions_boundary_usage_count: int
+    is_attachable: bool
+    create_date: float
+    update_date: float
+    description: str | None = None
+    policy_version_list: tuple[PolicyVersion, ...] = ()

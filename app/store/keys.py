@@ -3,8 +3,28 @@
 IAM entities of an account share the hash tag `{iam:ACCOUNT}` so that every multi-key
 change (MULTI/EXEC) lands in one Redis Cluster slot. A session is a single key named by
 its access key id, so sessions spread over the cluster.
+
+IAM layout (`T` = the tag, `l` = the lowercased entity name: names are unique
+case-insensitively, the record keeps the original case):
+
+    T:user:l            JSON record            T:idx:user    ZSET (score 0) of l, for listing
+    T:user:l:inl        HASH policy -> doc     T:user:l:isz  HASH policy -> counted size
+    T:user:l:att        SET of policy ARNs     T:user:l:grp  SET of group l
+    T:user:l:aks        SET of access key ids
+    T:group:l (+ :inl :isz :att)               T:group:l:mem SET of user l
+    T:role:l (+ :inl :isz :att)                T:role:l:used HASH last-used (hot path)
+    T:policy:l          JSON record            T:policy:l:ver  HASH vN -> JSON version
+    T:policy:l:doc      "ARN\\nDOC" of the default version (one GET on the hot path)
+    T:policy:l:ents     SET of `user:l` / `group:l` / `role:l` attached to it
+    T:policy:l:bnd      SET of `user:l` / `role:l` using it as permissions boundary
+    T:ak:ID             HASH access key (secret sealed)   T:ak:ID:used HASH last used
+    T:rootaks           SET of the root's access key ids
+    T:ids               SET of every unique id ever issued (ids are never reused)
+    T:meta              HASH account facts (root creation date)
 """
 from __future__ import annotations
+
+ENTITY_KINDS = ("user", "group", "role")
 
 
 class Keys:
@@ -16,3 +36,69 @@ class Keys:
     @staticmethod
     def session(access_key_id: str) -> str:
         return f"sess:{access_key_id}"
+
+    # ---- IAM entities: users, groups, roles ----
+    def entity(self, kind: str, lname: str) -> str:
+        return f"{self.tag}:{kind}:{lname}"
+
+    def index(self, kind: str) -> str:
+        """ZSET of lowercased names of `user` / `group` / `role` / `policy`."""
+        return f"{self.tag}:idx:{kind}"
+
+    def inline(self, kind: str, lname: str) -> str:
+        return f"{self.tag}:{kind}:{lname}:inl"
+
+    def inline_sizes(self, kind: str, lname: str) -> str:
+        return f"{self.tag}:{kind}:{lname}:isz"
+
+    def attached(self, kind: str, lname: str) -> str:
+        return f"{self.tag}:{kind}:{lname}:att"
+
+    def user_groups(self, lname: str) -> str:
+        return f"{self.tag}:user:{lname}:grp"
+
+    def group_members(self, lname: str) -> str:
+        return f"{self.tag}:group:{lname}:mem"
+
+    def user_access_keys(self, lname: str) -> str:
+        return f"{self.tag}:user:{lname}:aks"
+
+    def role_last_used(self, lname: str) -> str:
+        return f"{self.tag}:role:{lname}:used"
+
+    # ---- customer managed policies ----
+    def policy(self, lname: str) -> str:
+        return f"{self.tag}:policy:{lname}"
+
+    def policy_versions(self, lname: str) -> str:
+        return f"{self.tag}:policy:{lname}:ver"
+
+    def policy_document(self, lname: str) -> str:
+        return f"{self.tag}:policy:{lname}:doc"
+
+    def policy_entities(self, lname: str) -> str:
+        return f"{self.tag}:policy:{lname}:ents"
+
+    def policy_boundary_users(self, lname: str) -> str:
+        return f"{self.tag}:policy:{lname}:bnd"
+
+    # ---- access keys ----
+    def access_key(self, access_key_id: str) -> str:
+        return f"{self.tag}:ak:{access_key_id}"
+
+    def access_key_used(self, access_key_id: str) -> str:
+        return f"{self.tag}:ak:{access_key_id}:used"
+
+    def root_access_keys(self) -> str:
+        return f"{self.tag}:rootaks"
+
+    # ---- account-wide ----
+    def issued_ids(self) -> str:
+        return f"{self.tag}:ids"
+
+    def meta(self) -> str:
+        return f"{self.tag}:meta"
+
+    def all_keys_pattern(self) -> str:
+        """SCAN pattern matching every IAM key of the account (tests, admin export)."""
+        return f"{{iam:{self.account}}}:*"

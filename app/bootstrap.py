@@ -1,0 +1,155 @@
+"""The composition root: builds every settings-driven object once and wires them.
+
+Nothing below this module constructs its own dependencies; nothing here is a global.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.core.clock import Clock
+from app.core.records import Call, Caller, RequestMeta
+from app.core import arn as arns
+from app.settings import Settings
+from app.store.connection import connect
+from app.store.secretbox import SecretBox
+
+
+@dataclass
+class Container:
+    settings: Settings
+    redis: Any
+    clock: Clock
+    box: SecretBox
+    iam_store: Any
+    session_store: Any
+    tokens: Any
+    authenticator: Any
+    authorizer: Any
+    iam: Any
+    sts: Any
+    codec: Any
+    verifier: Any
+    metrics: Any
+    recorder: Any
+
+    def root_call(self) -> Call:
+        """A Call as the account root, for bootstrap and the demo seed (never from the network)."""
+        account = self.settings.account_id
+        caller = Caller(
+            kind="root",
+            account=account,
+            arn=arns.root(account),
+            user_id=account,
+            principal_arn=arns.root(account),
+            access_key_id="bootstrap",
+        )
+        return Call(caller, RequestMeta(request_id="bootstrap", received_at=self.clock.time()))
+
+
+def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Container:
+    from app.audit.log import AuditLog, JsonLogger
+    from app.services.authn import Authenticator
+    from app.services.authz import Authorizer
+    from app.services.iam import IamService
+    from app.services.sts import StsService
+    from app.services.tokens import SessionTokens
+    from app.store.iam_store import IamStore
+    from app.store.sessions import SessionStore
+    from app.wire.codec import QueryCodec
+    from app.wire.metrics import Metrics
+    from app.wire.observe import RequestRecorder
+    from app.wire.sigv4 import SigV4Verifier
+
+    if settings.master_key is None:
+        raise ValueError("a master key is required to build the service")
+    clock = Clock()
+    box = SecretBox(settings.master_key)
+    account = settings.account_id
+    iam_store = IamStore(redis, account=account, box=box, clock=clock)
+    session_store = SessionStore(redis, box=box, clock=clock)
+    tokens = SessionTokens(box)
+    authenticator = Authenticator(iam_store, session_store, tokens, account=account, clock=clock)
+    authorizer = Authorizer(iam_store, account=account, clock=clock)
+    iam = IamService(iam_store, authorizer, account=account, clock=clock)
+    sts = StsService(iam_store, session_store, tokens, authorizer, account=account, clock=clock)
+    metrics = Metrics()
+    logger = JsonLogger(log_stream, clock)
+    recorder = RequestRecorder(metrics=metrics, audit=AuditLog(logger), logger=logger, clock=clock)
+    return Container(
+        settings=settings,
+        redis=redis,
+        clock=clock,
+        box=box,
+        iam_store=iam_store,
+        session_store=session_store,
+        tokens=tokens,
+        authenticator=authenticator,
+        authorizer=authorizer,
+        iam=iam,
+        sts=sts,
+        codec=QueryCodec(),
+        verifier=SigV4Verifier(clock=clock),
+        metrics=metrics,
+        recorder=recorder,
+    )
+
+
+def asgi(container: Container) -> FastAPI:
+    from app.policy.simulation import simulate
+    from app.wire.app import WireDeps, create_app
+    from app.wire.dispatch import Dispatcher
+
+    async def ready() -> bool:
+        return bool(await container.redis.ping())
+
+    async def shutdown() -> None:
+        close = getattr(container.redis, "aclose", None)
+        if close is not None:
+            await close()
+
+    deps = WireDeps(
+        codec=container.codec,
+        verifier=container.verifier,
+        authenticator=container.authenticator,
+        authorizer=container.authorizer,
+        dispatcher=Dispatcher({"iam": container.iam, "sts": container.sts}),
+        recorder=container.recorder,
+        metrics=container.metrics,
+        clock=container.clock,
+        ready=ready,
+        simulate=simulate,
+        shutdown=shutdown,
+    )
+    return create_app(deps)
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for `tessera serve` workers: settings from the environment."""
+    host = os.environ.get("TESSERA_BIND_HOST", "127.0.0.1")
+    port = int(os.environ.get("TESSERA_BIND_PORT", "8080"))
+    settings = Settings.from_env(mode="serve", host=host, port=port)
+    assert settings.redis_url is not None
+    return asgi(build(settings, connect(settings.redis_url)))
+
+
+async def ensure_root_key(container: Container) -> tuple[str, str] | None:
+    """Store the configured root key, or generate one on first start.
+
+    Returns (access key id, secret) when a key was generated now (to be printed once), else None.
+    """
+    from app.core import ids
+
+    settings = container.settings
+    if settings.root_access_key_id and settings.root_secret_access_key:
+        await container.iam_store.ensure_root_access_key(settings.root_access_key_id, settings.root_secret_access_key)
+        return None
+    existing = await container.iam.list_access_keys(container.root_call())
+    if existing.get("access_key_metadata"):
+        return None
+    akid, secret = ids.access_key_id(ids.LONG_TERM_KEY), ids.secret_access_key()
+    await container.iam_store.ensure_root_access_key(akid, secret)
+    return akid, secret

@@ -1,0 +1,1 @@
+"""Command line: `tessera serve`, `tessera dev`, and the admin commands."""

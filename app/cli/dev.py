@@ -1,0 +1,68 @@
+"""`tessera dev`: the whole service in one process on an embedded store, seeded and ready."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from app.settings import Settings, SettingsError
+
+
+def run_dev(*, host: str, port: int) -> int:
+    try:
+        settings = Settings.from_env(mode="dev", host=host, port=port)
+    except SettingsError as exc:
+        print(f"tessera: {exc}", file=sys.stderr)
+        return 2
+    if settings.master_key is None:
+        settings = settings.with_master_key(os.urandom(32))  # ephemeral: the embedded store is too
+    try:
+        asyncio.run(_serve(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from app.bootstrap import asgi, build, ensure_root_key
+    from app.cli.demo import seed
+    from app.store.connection import embedded
+
+    container = build(settings, embedded())
+    generated = await ensure_root_key(container)
+    root = generated or (settings.root_access_key_id or "", settings.root_secret_access_key or "")
+    demo = await seed(container)
+    config = uvicorn.Config(
+        asgi(container), host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    print(banner(settings, root, demo), flush=True)
+    await server.serve()
+
+
+def banner(settings: Settings, root: tuple[str, str], demo: object) -> str:
+    url = settings.public_url
+    akid, secret = getattr(demo, "admin_access_key_id"), getattr(demo, "admin_secret_access_key")
+    role_arn = getattr(demo, "role_arn")
+    return f"""
+Tessera dev server (embedded store; everything vanishes when it stops)
+  endpoint      {url}
+  account       {settings.account_id}
+  root key      {root[0]}  /  {root[1]}
+  admin user    {akid}  /  {secret}
+  demo role     {role_arn}
+
+Use it with the AWS CLI (any region works; one must be set):
+  export AWS_ACCESS_KEY_ID={akid} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url {url} sts get-caller-identity
+  aws --endpoint-url {url} iam list-users
+  aws --endpoint-url {url} sts assume-role --role-arn {role_arn} --role-session-name me
+
+Or with boto3:
+  python -c "import boto3; s=boto3.client('sts', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='{akid}', aws_secret_access_key='{secret}'); print(s.get_caller_identity()['Arn'])"
+
+Or curl:
+  curl {url}/healthz ; curl {url}/metrics
+"""

@@ -1,0 +1,54 @@
+"""`tessera` entry point."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tessera", description="Self-hosted AWS IAM + STS")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service against Redis (TESSERA_REDIS_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    dev = sub.add_parser("dev", help="run everything on this machine: embedded store, demo account")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8080)
+    policy = sub.add_parser("policy", help="check and simulate policy documents locally")
+    psub = policy.add_subparsers(dest="policy_command", required=True)
+    check = psub.add_parser("check", help="validate a policy file")
+    check.add_argument("file")
+    check.add_argument("--kind", default="identity", choices=["identity", "resource", "trust", "boundary", "session", "scp", "rcp"])
+    sim = psub.add_parser("simulate", help="decide one request against local policy files")
+    sim.add_argument("--identity", action="append", default=[], help="identity policy file (repeatable)")
+    sim.add_argument("--resource-policy", action="append", default=[], help="resource/trust policy file (repeatable)")
+    sim.add_argument("--boundary", help="permissions boundary policy file")
+    sim.add_argument("--session", action="append", default=None, help="session policy file (repeatable)")
+    sim.add_argument("--principal", required=True, help="principal ARN")
+    sim.add_argument("--action", required=True)
+    sim.add_argument("--resource", default="*")
+    sim.add_argument("--context", action="append", default=[], help="KEY=VALUE (repeat a key for a multivalued key)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        from app.cli.serve import run_serve
+
+        return run_serve(host=args.host, port=args.port, workers=args.workers)
+    if args.command == "dev":
+        from app.cli.dev import run_dev
+
+        return run_dev(host=args.host, port=args.port)
+    if args.command == "policy":
+        from app.cli.policy import run_policy
+
+        return run_policy(args)
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

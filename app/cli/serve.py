@@ -1,0 +1,80 @@
+"""`tessera serve`: the service against a real Redis, with N uvicorn workers."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from app.settings import Settings, SettingsError
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"tessera: {message}", file=sys.stderr)
+    return code
+
+
+def run_serve(*, host: str, port: int, workers: int) -> int:
+    try:
+        settings = Settings.from_env(mode="serve", host=host, port=port)
+    except SettingsError as exc:
+        return _fail(str(exc), 2)
+    if workers < 1:
+        return _fail("--workers must be at least 1", 2)
+    assert settings.redis_url is not None
+    try:
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach Redis is fatal here, in one line
+        return _fail(f"cannot reach Redis at {redact(settings.redis_url)}: {type(exc).__name__}: {exc}")
+
+    generated = asyncio.run(_bootstrap(settings))
+    if generated is not None:
+        akid, secret = generated
+        # Printed once, on the first start only; never logged.
+        print("tessera: generated the account root access key (shown only this once):")
+        print(f"  TESSERA_ROOT_ACCESS_KEY_ID={akid}")
+        print(f"  TESSERA_ROOT_SECRET_ACCESS_KEY={secret}")
+        sys.stdout.flush()
+
+    import uvicorn
+
+    os.environ["TESSERA_BIND_HOST"] = host
+    os.environ["TESSERA_BIND_PORT"] = str(port)
+    print(f"tessera: serving on http://{host}:{port} (public URL {settings.public_url}, account {settings.account_id})", flush=True)
+    uvicorn.run(
+        "app.bootstrap:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        lifespan="on",
+    )
+    return 0
+
+
+async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
+    from app.bootstrap import build, ensure_root_key
+    from app.store.connection import connect
+
+    assert settings.redis_url is not None
+    client = connect(settings.redis_url)
+    try:
+        return await ensure_root_key(build(settings, client))
+    finally:
+        await client.aclose()

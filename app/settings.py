@@ -1,0 +1,99 @@
+"""Settings from the environment (see CONTRACT.md). Invalid settings fail fast, in one line."""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_AKID = re.compile(r"[A-Z0-9]{16,128}")
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is the one line the CLI prints."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None
+    account_id: str = "000000000000"
+    root_access_key_id: str | None = None
+    root_secret_access_key: str | None = field(default=None, repr=False)
+    public_url: str = "http://127.0.0.1:8080"
+    saml_entity_id: str = "http://127.0.0.1:8080/saml"
+    master_key: bytes | None = field(default=None, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        mode: str = "serve",
+        host: str = "127.0.0.1",
+        port: int = 8080,
+    ) -> Settings:
+        env = os.environ if env is None else env
+        redis_url = env.get("TESSERA_REDIS_URL") or None
+        if mode == "serve":
+            if not redis_url:
+                raise SettingsError("TESSERA_REDIS_URL is required for `tessera serve` (e.g. redis://127.0.0.1:6379/0)")
+            if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+                raise SettingsError(f"TESSERA_REDIS_URL must be a redis:// or rediss:// URL, got `{redis_url}`")
+        account = env.get("TESSERA_ACCOUNT_ID", "000000000000")
+        if not _ACCOUNT.fullmatch(account):
+            raise SettingsError(f"TESSERA_ACCOUNT_ID must be 12 digits, got `{account}`")
+        akid = env.get("TESSERA_ROOT_ACCESS_KEY_ID") or None
+        secret = env.get("TESSERA_ROOT_SECRET_ACCESS_KEY") or None
+        if (akid is None) != (secret is None):
+            raise SettingsError("set both TESSERA_ROOT_ACCESS_KEY_ID and TESSERA_ROOT_SECRET_ACCESS_KEY, or neither")
+        if akid is not None and not _AKID.fullmatch(akid):
+            raise SettingsError("TESSERA_ROOT_ACCESS_KEY_ID must be 16-128 upper-case letters and digits (AKIA...)")
+        if secret is not None and len(secret) < 16:
+            raise SettingsError("TESSERA_ROOT_SECRET_ACCESS_KEY must be at least 16 characters")
+        public_url = (env.get("TESSERA_PUBLIC_URL") or f"http://{_host_for_url(host)}:{port}").rstrip("/")
+        if not public_url.startswith(("http://", "https://")):
+            raise SettingsError(f"TESSERA_PUBLIC_URL must be an http(s) URL, got `{public_url}`")
+        entity_id = env.get("TESSERA_SAML_ENTITY_ID") or f"{public_url}/saml"
+        master_key = _master_key(env.get("TESSERA_MASTER_KEY"), required=(mode == "serve"))
+        return cls(
+            redis_url=redis_url,
+            account_id=account,
+            root_access_key_id=akid,
+            root_secret_access_key=secret,
+            public_url=public_url,
+            saml_entity_id=entity_id,
+            master_key=master_key,
+            host=host,
+            port=port,
+        )
+
+    def with_master_key(self, key: bytes) -> Settings:
+        return replace(self, master_key=key)
+
+
+def _host_for_url(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _master_key(value: str | None, *, required: bool) -> bytes | None:
+    if not value:
+        if required:
+            raise SettingsError(
+                "TESSERA_MASTER_KEY is required for `tessera serve`: a base64 32-byte key "
+                "(python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())')"
+            )
+        return None
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError("TESSERA_MASTER_KEY is not valid base64") from None
+    if len(key) != 32:
+        raise SettingsError(f"TESSERA_MASTER_KEY must decode to 32 bytes, got {len(key)}")
+    return key
