@@ -41,7 +41,8 @@ class IamStoreBase:
         for _ in range(_RETRIES):
             async with self._r.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(*watch)
+                    if watch:
+                        await pipe.watch(*watch)
                     result = await body(pipe)
                     await pipe.execute()
                     return result

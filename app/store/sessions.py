@@ -161,7 +161,8 @@ class SessionStore:
                 secret_access_key=secret,
                 kind=kind,
                 account=account,
-                arn=rec["arn"] if "arn" in rec else (_derived_arn(kind, account, principal_name, session_name) or principal_arn),
+                arn=rec["arn"] if "arn" in rec else (
+                    _derived_arn(kind, account, principal_name, session_name) or principal_arn),
                 user_id=rec["u"] if "u" in rec else _derived_user_id(kind, account, principal_id, session_name),
                 principal_arn=principal_arn,
                 principal_id=principal_id,

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from app.core.clock import Clock
@@ -37,7 +39,6 @@ from app.core.errors import (
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MISMATCH_MESSAGE = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. "
@@ -60,7 +61,10 @@ _HEADER_NAME = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _HEX64 = _SIGNATURE
+_LONG_HEX = re.compile(r"[0-9a-fA-F]{16,}")
 _EXPIRES = re.compile(r"[0-9]{1,7}")
+# already canonical: unreserved characters, or %XX (upper-case) of a byte that must stay encoded
+_CANONICAL = re.compile(r"(?:[A-Za-z0-9._~-]+|%(?!2[DE]|3[0-9]|[46][1-9A-F]|[57][0-9A]|5F|7E)[0-9A-F]{2})*")
 
 
 def _incomplete(message: str, reason: str) -> IncompleteSignature:
@@ -75,12 +79,29 @@ def _amz(t: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(int(t)))
 
 
+def _span(seconds: int) -> str:
+    return f"{seconds // 60} min." if seconds % 60 == 0 else f"{seconds} sec."
+
+
 def _shown(text: str, limit: int = 48) -> str:
     """User input safe to echo: bounded, printable, never a signature value."""
     if text.lower().lstrip().startswith("signature"):
         return "Signature=<redacted>"
+    text = _LONG_HEX.sub("<redacted>", text)
     text = "".join(c if c.isprintable() else "?" for c in text[:limit])
     return text + ("..." if len(text) >= limit else "")
+
+
+@lru_cache(maxsize=256)
+def _amz_epoch(amz_date: str) -> float | None:
+    """`20300101T000000Z` -> epoch seconds; None unless strictly that format and a real date."""
+    if not _AMZ_DATE.fullmatch(amz_date):
+        return None
+    try:
+        return datetime(int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]), int(amz_date[9:11]),
+                        int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
 
 
 class _SigningKeys:
@@ -125,16 +146,35 @@ def _remove_dot_segments(path: str) -> str:
     return first + "/".join(out) + last
 
 
+@lru_cache(maxsize=1024)
 def _canonical_uri(raw_path: str) -> str:
     return quote(_remove_dot_segments(raw_path) or "/", safe="/~")
 
 
+def _canonical_component(raw: str) -> str:
+    """Percent-decode (no '+' -> space) and re-encode per RFC 3986, skipping canonical input."""
+    if _CANONICAL.fullmatch(raw):
+        return raw
+    return quote(unquote_to_bytes(raw), safe="")
+
+
 def _canonical_query(pairs: tuple[tuple[str, str], ...]) -> str:
-    enc = sorted(
-        (quote(unquote_to_bytes(name), safe=""), quote(unquote_to_bytes(value), safe=""))
-        for name, value in pairs
-    )
+    enc = sorted((_canonical_component(name), _canonical_component(value)) for name, value in pairs)
     return "&".join(f"{n}={v}" for n, v in enc)
+
+
+class _Inputs(NamedTuple):
+    """What `verify` needs beyond the public fields (kept out of repr and equality)."""
+
+    signature: str
+    method: str
+    raw_path: str
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]  # (signed name, value) in SignedHeaders order
+    signed_headers: str
+    content_sha256: str | None
+    body: bytes
+    keys: _SigningKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,29 +187,22 @@ class SignedRequest:
     amz_date: str
     presigned: bool
     signed_at: float
-    _signature: str = field(repr=False, compare=False)
-    _method: str = field(repr=False, compare=False)
-    _raw_path: str = field(repr=False, compare=False)
-    _query: tuple[tuple[str, str], ...] = field(repr=False, compare=False)
-    _headers: tuple[tuple[str, str], ...] = field(repr=False, compare=False)
-    _signed_headers: str = field(repr=False, compare=False)
-    _content_sha256: str | None = field(repr=False, compare=False)
-    _body: bytes = field(repr=False, compare=False)
-    _keys: _SigningKeys = field(repr=False, compare=False)
+    _inputs: _Inputs = field(repr=False, compare=False)
 
     @property
     def scope(self) -> str:
         return f"{self.scope_date}/{self.region}/{self.service}/{TERMINATOR}"
 
     def canonical_request(self) -> str:
-        body_hash = hashlib.sha256(self._body).hexdigest()
-        if self._content_sha256 is not None:
-            if not hmac.compare_digest(self._content_sha256, body_hash):
+        i = self._inputs
+        body_hash = hashlib.sha256(i.body).hexdigest()
+        if i.content_sha256 is not None:
+            if not hmac.compare_digest(i.content_sha256, body_hash):
                 raise _mismatch("sigv4_payload_hash_mismatch")
-            body_hash = self._content_sha256
-        headers = "".join(f"{name}:{' '.join(value.split())}\n" for name, value in self._headers)
-        return "\n".join((self._method, _canonical_uri(self._raw_path), _canonical_query(self._query),
-                          headers, self._signed_headers, body_hash))
+            body_hash = i.content_sha256
+        headers = "".join(f"{name}:{' '.join(value.split())}\n" for name, value in i.headers)
+        return "\n".join((i.method, _canonical_uri(i.raw_path), _canonical_query(i.query),
+                          headers, i.signed_headers, body_hash))
 
     def string_to_sign(self) -> str:
         digest = hashlib.sha256(self.canonical_request().encode()).hexdigest()
@@ -181,9 +214,9 @@ class SignedRequest:
             to_sign = self.string_to_sign().encode()
         except UnicodeError:  # lone surrogates: no client can have signed this
             raise _mismatch("sigv4_undecodable_input") from None
-        key = self._keys.get(secret_access_key, self.scope_date, self.region, self.service)
+        key = self._inputs.keys.get(secret_access_key, self.scope_date, self.region, self.service)
         expected = hmac.digest(key, to_sign, "sha256").hex()
-        if not hmac.compare_digest(expected.encode(), self._signature.encode()):
+        if not hmac.compare_digest(expected.encode(), self._inputs.signature.encode()):
             raise _mismatch("sigv4_signature_mismatch")
 
 
@@ -197,8 +230,11 @@ class SigV4Verifier:
               body: bytes, expected_service: str | None = None) -> SignedRequest:
         pairs = [(n, v) for n, _, v in (p.partition("=") for p in raw_query.split("&"))] if raw_query else []
         auth_q: dict[str, str] = {}
-        for name, value in pairs:
+        signature_at = -1
+        for i, (name, value) in enumerate(pairs):
             dname = unquote(name)
+            if dname == "X-Amz-Signature":
+                signature_at = i
             if dname in _AUTH_QUERY:
                 if dname in auth_q:
                     raise _incomplete(f"duplicate query parameter '{dname}'", "sigv4_duplicate_query_param")
@@ -212,7 +248,7 @@ class SigV4Verifier:
             algorithm, credential, signed, signature = self._from_query(auth_q)
             raw_date: str | None = auth_q.get("X-Amz-Date")
             token = auth_q.get("X-Amz-Security-Token")
-            query = tuple((n, v) for n, v in pairs if unquote(n) != "X-Amz-Signature")
+            query = tuple(pairs[:signature_at] + pairs[signature_at + 1:])
         elif authorization is not None:
             algorithm, credential, signed, signature = self._from_header(authorization, headers)
             raw_date = headers.get("x-amz-date")
@@ -241,9 +277,8 @@ class SigV4Verifier:
         return SignedRequest(
             access_key_id=akid, security_token=token, region=region, service=service,
             scope_date=scope_date, amz_date=amz_date, presigned=presigned, signed_at=signed_at,
-            _signature=signature, _method=method, _raw_path=raw_path, _query=query,
-            _headers=tuple((n, headers[n]) for n in names), _signed_headers=signed,
-            _content_sha256=content_sha, _body=body, _keys=self._keys,
+            _inputs=_Inputs(signature, method, raw_path, query, tuple((n, headers[n]) for n in names), signed,
+                            content_sha, body, self._keys),
         )
 
     # ---- the two forms ----
@@ -313,13 +348,9 @@ class SigV4Verifier:
     @staticmethod
     def _date(amz_date: str | None, http_date: str | None) -> tuple[str, float]:
         if amz_date is not None:
-            if _AMZ_DATE.fullmatch(amz_date):
-                try:
-                    dt = datetime(int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]), int(amz_date[9:11]),
-                                  int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=timezone.utc)
-                    return amz_date, dt.timestamp()
-                except ValueError:
-                    pass
+            signed_at = _amz_epoch(amz_date)
+            if signed_at is not None:
+                return amz_date, signed_at
             raise _incomplete(f"Date must be in ISO-8601 'basic format'. Got '{_shown(amz_date, 32)}'. "
                               "See http://en.wikipedia.org/wiki/ISO_8601", "sigv4_bad_date")
         try:
@@ -357,10 +388,8 @@ class SigV4Verifier:
         skew = self._max_skew
         window = skew if expires is None else min(expires, skew)
         if (signed_at < now - window) if expires is None else (now > signed_at + window):
-            span = f"{window // 60} min." if window % 60 == 0 else f"{window} sec."
             raise _mismatch("sigv4_expired", f"Signature expired: {amz_date} is now earlier than "
-                            f"{_amz(now - window)} ({_amz(now)} - {span})")
+                            f"{_amz(now - window)} ({_amz(now)} - {_span(window)})")
         if signed_at > now + skew:
-            span = f"{skew // 60} min." if skew % 60 == 0 else f"{skew} sec."
             raise _mismatch("sigv4_not_yet_current", f"Signature not yet current: {amz_date} is still later "
-                            f"than {_amz(now + skew)} ({_amz(now)} + {span})")
+                            f"than {_amz(now + skew)} ({_amz(now)} + {_span(skew)})")

@@ -26,7 +26,7 @@ function init(args)
    non2xx = 0
    first_status = 0
    first_body = ""
-   wrk.init(args)
+   -- wrk.init (which calls this) then builds the static request from wrk.*
 end
 
 function response(status, headers, body)

@@ -1,0 +1,74 @@
+"""Structured JSON logging: one object per line, never a secret.
+
+Event names are `<area>.<action>.<outcome>` (`sts.assume_role.success`, `http.request`).
+Fields pass through the audit scrubber, so a key named like a secret (`session_token`,
+`SAMLAssertion`...) is redacted even if a caller passes it by mistake; use
+`fingerprint(secret)` when a value must be correlated without being logged.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from typing import Any, TextIO
+
+from app.audit.events import AuditEvent, scrub
+from app.core.clock import Clock
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def fingerprint(secret: str | bytes) -> str:
+    """First 8 hex digits of SHA-256: enough to correlate, useless to recover the value."""
+    data = secret.encode() if isinstance(secret, str) else secret
+    return hashlib.sha256(data).hexdigest()[:8]
+
+
+def _timestamp(t: float) -> str:
+    whole = int(t)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((t - whole) * 1000):03d}Z"
+
+
+class JsonLogger:
+    def __init__(self, stream: TextIO | None, clock: Clock, *, level: str = "info") -> None:
+        """`stream` None means standard error."""
+        if level not in LEVELS:
+            raise ValueError(f"unknown log level `{level}`")
+        self._stream = stream if stream is not None else sys.stderr
+        self._clock = clock
+        self._min = LEVELS[level]
+
+    def log(self, level: str, event: str, *, request_id: str | None = None, **fields: Any) -> None:
+        if LEVELS.get(level, 40) < self._min:
+            return
+        line: dict[str, Any] = {"ts": _timestamp(self._clock.time()), "level": level, "event": event}
+        if request_id is not None:
+            line["request_id"] = request_id
+        for key, value in scrub(fields).items():
+            line.setdefault(key, value)  # reserved keys cannot be overwritten by fields
+        self._stream.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
+        self._stream.flush()
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self.log("debug", event, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self.log("info", event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self.log("warning", event, **kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self.log("error", event, **kw)
+
+
+class AuditLog:
+    """Writes one `event: "audit"` line per AuditEvent (CloudTrail fields at the top level)."""
+
+    def __init__(self, logger: JsonLogger) -> None:
+        self._logger = logger
+
+    def write(self, event: AuditEvent) -> None:
+        level = "info" if event.outcome == "success" else "warning"
+        self._logger.log(level, "audit", request_id=event.request_id, **event.to_record())

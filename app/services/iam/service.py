@@ -1,0 +1,12 @@
+"""IamService: one method per IAM action (`botocore.xform_name(Action)`), taking the Call
+first and the model's input members as keyword arguments."""
+from __future__ import annotations
+
+from app.services.iam.access_keys import AccessKeysService
+from app.services.iam.account import AccountService
+from app.services.iam.attachments import AttachmentsService
+from app.services.iam.inline import InlineService
+
+
+class IamService(InlineService, AttachmentsService, AccessKeysService, AccountService):
+    """`IamService(store: IamStore, authz: Authorizer, *, account: str, clock: Clock)`."""

@@ -1,0 +1,325 @@
+"""STS: AssumeRole, GetSessionToken, GetCallerIdentity, GetAccessKeyInfo.
+
+`issue_role_session` is the one path that turns a trust decision into role credentials; the
+SAML/OIDC actions call it with the identity provider as the principal. Credentials are returned
+only after `SessionStore.put` succeeded (nothing is issued that was not durably stored).
+
+Choices where AWS is silent or unobservable here:
+- the 2048-character session-policy limit counts the inline policy (IAM-style, without
+  whitespace) plus the ARNs passed in `PolicyArns` (the plaintext the caller sends);
+- `PackedPolicySize` = zlib-compressed size of the canonical JSON of session policies + session
+  tags, as a percentage of 2048 bytes (a small policy lands near AWS's typical 5–10%);
+- any temporary caller (role session or GetSessionToken session) counts as role chaining;
+- inherited transitive tags need `sts:TagSession` in the next role's trust policy, as new tags do;
+- GetAccessKeyInfo answers this account for any well-formed id: AWS derives the account from the
+  id without revealing whether the key exists, and this server serves one account.
+"""
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from app.core import arn as arns
+from app.core import ids
+from app.core.clock import Clock
+from app.core.errors import AccessDenied, PackedPolicyTooLarge, ValidationError
+from app.core.records import AssumedRoleUser, Call, Caller, Credentials, Role, Session, Tag
+from app.policy import PolicyKind, Principal, compile_policy
+from app.policy.document import policy_size
+from app.services.authz import Authorizer
+from app.services.tokens import SessionTokens
+from app.store.sessions import SessionStore
+
+CHAINED_LIMIT = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+OVER_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+ROOT_REFUSED = "Roles may not be assumed by root accounts."
+SESSION_CREDS_REFUSED = "Cannot call GetSessionToken with session credentials"
+MFA_FAILED = "MultiFactorAuthentication failed with invalid MFA one time pass code."
+SESSION_POLICY_CHARS = 2048
+MAX_POLICY_ARNS = 10
+PACKED_BUDGET = 2048
+
+
+class MfaVerifier(Protocol):
+    async def verify(self, caller: Caller, serial_number: str, token_code: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSessionRequest:
+    """Everything one role session is minted from. `principal` is set for AssumeRoleWith*
+    (the identity provider); otherwise the trust policy is evaluated for `call.caller`."""
+
+    role_arn: str
+    session_name: str
+    action: str = "sts:AssumeRole"
+    duration_seconds: int | None = None
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    tags: tuple[Tag, ...] = ()
+    transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None
+    external_id: str | None = None
+    mfa_authenticated: bool = False
+    principal: Principal | None = None
+    federated_provider: str | None = None
+    federation_context: tuple[tuple[str, str], ...] = ()  # also offered to the trust policy
+    not_after: float | None = None  # e.g. SAML SessionNotOnOrAfter
+    extra_context: tuple[tuple[str, str], ...] = field(default=())  # trust-only keys
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedRoleSession:
+    credentials: Credentials
+    assumed_role_user: AssumedRoleUser
+    packed_policy_size: int | None
+    source_identity: str | None
+    session: Session
+
+
+def _tags(raw: Sequence[dict[str, str]] | None) -> tuple[Tag, ...]:
+    return tuple(Tag(t["Key"], t.get("Value", "")) for t in raw or ())
+
+
+def packed_policy_size(policy: str | None, policy_arns: Sequence[str], tags: Sequence[Tag],
+                       transitive: Sequence[str]) -> int:
+    try:
+        text = json.dumps(json.loads(policy), separators=(",", ":")) if policy else ""
+    except ValueError:
+        text = policy or ""
+    blob = json.dumps([text, list(policy_arns), [[t.key, t.value] for t in tags], list(transitive)],
+                      separators=(",", ":"), ensure_ascii=False)
+    return math.ceil(len(zlib.compress(blob.encode("utf-8"), 9)) * 100 / PACKED_BUDGET)
+
+
+class StsService:
+    def __init__(self, iam_store: Any, session_store: SessionStore, tokens: SessionTokens,
+                 authz: Authorizer, *, account: str, clock: Clock, rng: ids.Random | None = None,
+                 mfa: MfaVerifier | None = None) -> None:
+        self._iam = iam_store
+        self._sessions = session_store
+        self._tokens = tokens
+        self._authz = authz
+        self._account = account
+        self._clock = clock
+        self._rng = rng
+        self._mfa = mfa
+
+    # ---- actions ----
+    async def assume_role(self, call: Call, *, role_arn: str, role_session_name: str,
+                          policy_arns: list[dict[str, str]] | None = None, policy: str | None = None,
+                          duration_seconds: int | None = None, tags: list[dict[str, str]] | None = None,
+                          transitive_tag_keys: list[str] | None = None, external_id: str | None = None,
+                          serial_number: str | None = None, token_code: str | None = None,
+                          source_identity: str | None = None) -> dict[str, Any]:
+        caller = self._caller(call)
+        if caller.is_root:
+            raise AccessDenied(ROOT_REFUSED, reason="root_assume_role")
+        if caller.kind == "federated-user":
+            raise AccessDenied(f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: "
+                               f"{role_arn}", reason="federated_user_assume_role")
+        mfa = await self._verify_mfa(caller, serial_number, token_code)
+        issued = await self.issue_role_session(call, RoleSessionRequest(
+            role_arn=role_arn, session_name=role_session_name, duration_seconds=duration_seconds,
+            policy=policy, policy_arns=tuple(p["arn"] for p in policy_arns or ()), tags=_tags(tags),
+            transitive_tag_keys=tuple(transitive_tag_keys or ()), source_identity=source_identity,
+            external_id=external_id, mfa_authenticated=mfa))
+        return {"credentials": issued.credentials, "assumed_role_user": issued.assumed_role_user,
+                "packed_policy_size": issued.packed_policy_size, "source_identity": issued.source_identity}
+
+    async def get_session_token(self, call: Call, *, duration_seconds: int | None = None,
+                                serial_number: str | None = None, token_code: str | None = None) -> dict[str, Any]:
+        caller = self._caller(call)
+        if caller.temporary:
+            raise AccessDenied(SESSION_CREDS_REFUSED, reason="session_credentials")
+        duration = 43200 if duration_seconds is None else duration_seconds
+        if not 900 <= duration <= 129600:
+            raise ValidationError("DurationSeconds must be between 900 and 129600 seconds")
+        if caller.is_root:
+            duration = min(duration, 3600)
+        mfa = await self._verify_mfa(caller, serial_number, token_code)
+        now = float(int(self._clock.time()))
+        principal_id = caller.account if caller.is_root else caller.user_id
+        session = Session(
+            access_key_id="", secret_access_key="", kind="root-session" if caller.is_root else "user-session",
+            account=caller.account, arn=caller.arn, user_id=caller.user_id, principal_arn=caller.principal_arn,
+            principal_id=principal_id, principal_name=caller.name or "", issued_at=now, expires_at=now + duration,
+            mfa_authenticated=mfa, mfa_authenticated_at=now if mfa else None)
+        credentials, _ = await self._mint(session)
+        return {"credentials": credentials}
+
+    async def get_caller_identity(self, call: Call) -> dict[str, Any]:
+        caller = self._caller(call)  # never denied by policy, as on AWS
+        return {"user_id": caller.user_id, "account": caller.account, "arn": caller.arn}
+
+    async def get_access_key_info(self, call: Call, *, access_key_id: str) -> dict[str, Any]:
+        await self._authz.require(call, "sts:GetAccessKeyInfo", "*")
+        return {"account": self._account}
+
+    # ---- the shared role-session path ----
+    async def issue_role_session(self, call: Call, req: RoleSessionRequest) -> IssuedRoleSession:
+        """Trust evaluation, limits and minting for AssumeRole and AssumeRoleWith*."""
+        caller = call.caller if req.principal is None else None
+        role = await self._role(caller, req)
+        inherited = caller.session if caller is not None else None
+        chained = inherited is not None
+        duration = 3600 if req.duration_seconds is None else req.duration_seconds
+        if not 900 <= duration <= 43200:
+            raise ValidationError("DurationSeconds must be between 900 and 43200 seconds")
+        if chained and duration > 3600:
+            raise ValidationError(CHAINED_LIMIT, reason="chained_duration")
+        if duration > role.max_session_duration:
+            raise ValidationError(OVER_MAX, reason="duration_over_max")
+        await self._check_session_policies(req.policy, req.policy_arns)
+        tags, transitive = self._session_tags(req, inherited)
+        source_identity = self._source_identity(req.source_identity, inherited)
+        await self._check_trust(call, req, role, tags, transitive, source_identity)
+        packed = None
+        if req.policy is not None or req.policy_arns or tags:
+            packed = packed_policy_size(req.policy, req.policy_arns, tags, transitive)
+            if packed > 100:
+                raise PackedPolicyTooLarge(
+                    f"Packed size of the session policies and session tags is {packed}% of the allowed maximum",
+                    reason="packed_policy_too_large")
+        now = float(int(self._clock.time()))
+        expires = now + duration if req.not_after is None else min(now + duration, float(int(req.not_after)))
+        mfa = req.mfa_authenticated or (inherited is not None and inherited.mfa_authenticated)
+        mfa_at = now if req.mfa_authenticated else (inherited.mfa_authenticated_at if inherited else None)
+        session = Session(
+            access_key_id="", secret_access_key="", kind="assumed-role", account=self._account,
+            arn=arns.assumed_role(self._account, role.role_name, req.session_name),
+            user_id=f"{role.role_id}:{req.session_name}", principal_arn=role.arn, principal_id=role.role_id,
+            principal_name=role.role_name, issued_at=now, expires_at=expires, session_name=req.session_name,
+            session_policy=req.policy, session_policy_arns=req.policy_arns, tags=tags,
+            transitive_tag_keys=transitive, source_identity=source_identity, mfa_authenticated=mfa,
+            mfa_authenticated_at=mfa_at if mfa else None, chained=chained,
+            federated_provider=req.federated_provider, federation_context=req.federation_context)
+        credentials, session = await self._mint(session)
+        return IssuedRoleSession(credentials, AssumedRoleUser(session.user_id, session.arn), packed,
+                                 source_identity, session)
+
+    # ---- steps ----
+    def _caller(self, call: Call) -> Caller:
+        if call.caller is None:
+            raise AccessDenied("this action requires a signed request", reason="anonymous")
+        return call.caller
+
+    def _not_authorized(self, caller: Caller | None, action: str, role_arn: str, reason: str) -> AccessDenied:
+        if caller is None:
+            return AccessDenied(f"Not authorized to perform {action}", reason=reason)
+        return AccessDenied(f"User: {caller.arn} is not authorized to perform: {action} on resource: {role_arn}",
+                            reason=reason)
+
+    async def _role(self, caller: Caller | None, req: RoleSessionRequest) -> Role:
+        parsed = arns.parse_role_arn(req.role_arn)
+        if parsed is None:
+            raise ValidationError(f"`{req.role_arn}` is not a valid role ARN", reason="role_arn_invalid")
+        account, path, name = parsed
+        role = await self._iam.get_role(name) if account == self._account else None
+        if role is None or role.path != path:  # AWS does not reveal whether the role exists
+            raise self._not_authorized(caller, req.action, req.role_arn, "role_unknown")
+        return role
+
+    async def _check_session_policies(self, policy: str | None, policy_arns: Sequence[str]) -> None:
+        if len(policy_arns) > MAX_POLICY_ARNS:
+            raise ValidationError("1 validation error detected: Value at 'policyArns' failed to satisfy "
+                                  f"constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}")
+        size = (policy_size(policy) if policy is not None else 0) + sum(len(a) for a in policy_arns)
+        if size > SESSION_POLICY_CHARS:
+            raise ValidationError(f"the session policies use {size} characters; inline and managed session "
+                                  f"policies together may not exceed {SESSION_POLICY_CHARS}",
+                                  reason="session_policy_too_large")
+        if policy is not None:
+            compile_policy(policy, PolicyKind.SESSION, "session/inline")  # MalformedPolicyDocument
+        for policy_arn in policy_arns:
+            if await self._iam.managed_policy_document(policy_arn) is None:
+                raise ValidationError(f"the session policy `{policy_arn}` does not exist",
+                                      reason="session_policy_unknown")
+
+    def _session_tags(self, req: RoleSessionRequest,
+                      inherited: Session | None) -> tuple[tuple[Tag, ...], tuple[str, ...]]:
+        """(session tags, transitive keys): the new tags plus the caller's transitive ones."""
+        seen: set[str] = set()
+        for tag in req.tags:
+            low = tag.key.lower()
+            if low.startswith("aws:"):
+                raise ValidationError(f"session tag key `{tag.key}` may not start with `aws:`")
+            if low in seen:
+                raise ValidationError("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+            seen.add(low)
+        for key in req.transitive_tag_keys:
+            if key.lower() not in seen:
+                raise ValidationError(f"transitive tag key `{key}` is not one of the session tags")
+        carried: list[Tag] = []
+        carried_keys: list[str] = []
+        if inherited is not None:
+            keys = {k.lower() for k in inherited.transitive_tag_keys}
+            carried = [t for t in inherited.tags if t.key.lower() in keys]
+            carried_keys = list(inherited.transitive_tag_keys)
+            for tag in carried:
+                if tag.key.lower() in seen:
+                    raise ValidationError(f"session tag `{tag.key}` is inherited as a transitive tag "
+                                          "and cannot be overridden", reason="transitive_tag_override")
+        transitive = tuple(dict.fromkeys([*carried_keys, *req.transitive_tag_keys]))
+        return tuple(carried) + req.tags, transitive
+
+    @staticmethod
+    def _source_identity(requested: str | None, inherited: Session | None) -> str | None:
+        if requested is not None and requested.lower().startswith("aws:"):
+            raise ValidationError("SourceIdentity may not start with `aws:`")
+        current = inherited.source_identity if inherited is not None else None
+        if current is not None and requested is not None and requested != current:
+            raise ValidationError(f"the source identity `{current}` of the calling session cannot be changed",
+                                  reason="source_identity_immutable")
+        return current if current is not None else requested
+
+    async def _check_trust(self, call: Call, req: RoleSessionRequest, role: Role, tags: tuple[Tag, ...],
+                           transitive: tuple[str, ...], source_identity: str | None) -> None:
+        ctx: dict[str, str | list[str]] = {"sts:RoleSessionName": req.session_name}
+        if req.external_id is not None:
+            ctx["sts:ExternalId"] = req.external_id
+        if source_identity is not None:
+            ctx["sts:SourceIdentity"] = source_identity
+        if transitive:
+            ctx["sts:TransitiveTagKeys"] = list(transitive)
+        if tags:
+            ctx.update({f"aws:RequestTag/{t.key}": t.value for t in tags})
+            ctx["aws:TagKeys"] = [t.key for t in tags]
+        if req.mfa_authenticated:
+            ctx["aws:MultiFactorAuthPresent"] = "true"
+            ctx["aws:MultiFactorAuthAge"] = "0"
+        for key, value in (*req.federation_context, *req.extra_context):
+            present = ctx.get(key)
+            ctx[key] = value if present is None else [*([present] if isinstance(present, str) else present), value]
+        actions = [req.action]
+        if tags:
+            actions.append("sts:TagSession")
+        if source_identity is not None:
+            actions.append("sts:SetSourceIdentity")
+        caller = call.caller if req.principal is None else None
+        for action in actions:
+            decision = await self._authz.decide(call, action, role.arn, context=ctx, resource_tags=role.tags,
+                                                resource_policy=role.assume_role_policy_document,
+                                                resource_requires_grant=True, principal=req.principal)
+            if not decision.allowed:
+                raise self._not_authorized(caller, action, req.role_arn, f"trust_denied:{action}")
+
+    async def _verify_mfa(self, caller: Caller, serial_number: str | None, token_code: str | None) -> bool:
+        if serial_number is None and token_code is None:
+            return False
+        if serial_number is None or token_code is None or self._mfa is None \
+                or not await self._mfa.verify(caller, serial_number, token_code):
+            raise AccessDenied(MFA_FAILED, reason="mfa_failed")
+        return True
+
+    async def _mint(self, template: Session) -> tuple[Credentials, Session]:
+        """Fill in fresh key material, store (raises if Redis fails), then hand out."""
+        akid = ids.access_key_id(ids.TEMPORARY_KEY, self._rng)
+        session = replace(template, access_key_id=akid, secret_access_key=ids.secret_access_key(self._rng))
+        token = self._tokens.issue(akid, session.expires_at)
+        await self._sessions.put(session, self._tokens.digest(token))
+        return Credentials(akid, session.secret_access_key, token, session.expires_at), session
+

@@ -1,0 +1,49 @@
+"""What happens after every request, on every exit path: a metric and an audit event."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from app.audit.events import AuditEvent, identity_of
+from app.audit.log import AuditLog, JsonLogger
+from app.core.clock import Clock
+from app.wire.metrics import Metrics
+from app.wire.query import Outcome
+
+_SOURCES = {"sts": "sts.amazonaws.com", "iam": "iam.amazonaws.com"}
+_FEDERATED = {"AssumeRoleWithSAML": "SAMLUser", "AssumeRoleWithWebIdentity": "WebIdentityUser"}
+
+
+class RequestRecorder:
+    def __init__(self, *, metrics: Metrics, audit: AuditLog, logger: JsonLogger, clock: Clock) -> None:
+        self._metrics = metrics
+        self._audit = audit
+        self._logger = logger
+        self._clock = clock
+
+    def record(self, outcome: Outcome) -> None:
+        elapsed = time.perf_counter() - outcome.started
+        error = outcome.error
+        self._metrics.observe(outcome.action, "success" if error is None else error.code, elapsed)
+        meta = outcome.meta
+        event = AuditEvent(
+            event_time=meta.received_at if meta else self._clock.time(),
+            event_source=_SOURCES.get(outcome.service, outcome.service),
+            event_name=outcome.action,
+            request_id=outcome.request_id,
+            outcome="success" if error is None else "error",
+            source_ip=meta.source_ip if meta else None,
+            user_agent=meta.user_agent if meta else None,
+            user_identity=identity_of(outcome.caller, federated_type=_FEDERATED.get(outcome.action)),
+            error_code=error.code if error else None,
+            error_message=error.message if error else None,
+            reason=error.reason if error else None,
+            aws_region=meta.region if meta else None,
+            request_parameters=outcome.params,
+            response_elements=_elements(outcome.result),
+        )
+        self._audit.write(event)
+
+
+def _elements(result: Any) -> Any:
+    return result if isinstance(result, dict) else None

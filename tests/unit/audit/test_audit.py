@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.audit import REDACTED, AuditEvent, AuditLog, JsonLogger, fingerprint, identity_of, scrub
+from app.core.clock import FixedClock
+from app.core.records import Caller, Credentials, Session
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+TOKEN = "FwoGZXIvYXdzEXAMPLE-session-token-value"
+ASSERTION = "PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm4"
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
+SENSITIVE = {
+    "SecretAccessKey": SECRET, "SessionToken": TOKEN, "SAMLAssertion": ASSERTION, "WebIdentityToken": JWT,
+    "Password": "hunter2-pw", "NewPassword": "new-pw-123", "OldPassword": "old-pw-456",
+    "PrivateKey": "-----BEGIN PRIVATE KEY-----abc", "TokenCode": "123456", "AuthenticationCode1": "654321",
+    "AuthenticationCode2": "111222", "Base32StringSeed": "SEEDSEEDSEEDSEED",
+}
+LEAKS = [SECRET, TOKEN, ASSERTION, JWT, *SENSITIVE.values()]
+
+
+def _creds() -> Credentials:
+    return Credentials(access_key_id="ASIAEXAMPLE000000001", secret_access_key=SECRET, session_token=TOKEN,
+                       expiration=1900000000.0)
+
+
+def _event(**kw: object) -> AuditEvent:
+    base: dict[str, object] = dict(
+        event_time=1893456000.5, event_source="sts.amazonaws.com", event_name="AssumeRoleWithSAML",
+        request_id="req-1", outcome="success", source_ip="10.0.0.1", user_agent="Boto3/1.44.8",
+        user_identity={"type": "SAMLUser"}, aws_region="eu-west-1",
+        request_parameters={"RoleArn": "arn:aws:iam::000000000000:role/r", "Policy": POLICY, **SENSITIVE,
+                            "Tags": [{"Key": "k", "Value": "v", "session_token": TOKEN}]},
+        response_elements={"credentials": _creds(), "assumed_role_user": {"arn": "arn:aws:sts::0:assumed-role/r/s"}},
+    )
+    base.update(kw)
+    return AuditEvent(**base)  # type: ignore[arg-type]
+
+
+def _lines(buf: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in buf.getvalue().splitlines()]
+
+
+def test_event_is_scrubbed_on_construction() -> None:
+    e = _event()
+    assert e.request_parameters is not None and e.response_elements is not None
+    for key in SENSITIVE:
+        assert e.request_parameters[key] == REDACTED
+    assert e.request_parameters["Policy"] == POLICY  # policy documents are kept
+    assert e.request_parameters["Tags"] == [{"Key": "k", "Value": "v", "session_token": REDACTED}]
+    assert e.response_elements["credentials"] == {"accessKeyId": "ASIAEXAMPLE000000001"}
+    assert e.response_elements["assumed_role_user"] == {"arn": "arn:aws:sts::0:assumed-role/r/s"}
+
+
+@pytest.mark.parametrize("key", ["secret_access_key", "session_token", "saml_assertion", "web_identity_token",
+                                 "new_password", "authentication_code_1", "X-Amz-Security-Token", "private_key"])
+def test_python_and_wire_spellings_are_both_scrubbed(key: str) -> None:
+    assert scrub({key: "leak"}) == {key: REDACTED}
+
+
+def test_credentials_without_access_key_are_fully_hidden() -> None:
+    assert scrub({"Credentials": "opaque"}) == {"Credentials": REDACTED}
+    assert scrub({"Credentials": {"AccessKeyId": "AKIA1", "SecretAccessKey": SECRET}}) == {
+        "Credentials": {"accessKeyId": "AKIA1"}}
+
+
+def test_records_and_unknown_objects_never_render_secrets() -> None:
+    class Leaky:
+        def __str__(self) -> str:
+            return SECRET
+
+    out = json.dumps(scrub({"x": Leaky(), "creds": [_creds()], "blob": SECRET.encode()}))
+    assert SECRET not in out and TOKEN not in out
+
+
+def test_audit_log_line_has_no_secret() -> None:
+    buf = io.StringIO()
+    AuditLog(JsonLogger(buf, FixedClock(1893456000.25))).write(_event())
+    AuditLog(JsonLogger(buf, FixedClock(1893456001))).write(_event(
+        outcome="error", error_code="InvalidIdentityToken", error_message="token signature is invalid",
+        reason="oidc_signature_invalid", user_identity={"type": "WebIdentityUser"}, response_elements=None))
+    text = buf.getvalue()
+    for leak in LEAKS:
+        assert leak not in text, leak
+    first, second = _lines(buf)
+    assert first["event"] == "audit" and first["level"] == "info" and first["request_id"] == "req-1"
+    assert first["ts"] == "2030-01-01T00:00:00.250Z" and first["eventTime"] == "2030-01-01T00:00:00Z"
+    assert first["eventSource"] == "sts.amazonaws.com" and first["eventName"] == "AssumeRoleWithSAML"
+    assert first["responseElements"] == {"credentials": {"accessKeyId": "ASIAEXAMPLE000000001"},
+                                         "assumed_role_user": {"arn": "arn:aws:sts::0:assumed-role/r/s"}}
+    assert "errorCode" not in first
+    assert second["level"] == "warning" and second["outcome"] == "error"
+    assert (second["errorCode"], second["reason"]) == ("InvalidIdentityToken", "oidc_signature_invalid")
+
+
+def test_logger_scrubs_fields_and_keeps_reserved_keys() -> None:
+    buf = io.StringIO()
+    log = JsonLogger(buf, FixedClock(0))
+    log.info("sts.assume_role.success", request_id="r-9", session_token=TOKEN, token_fp=fingerprint(TOKEN),
+             ts="spoofed", role="arn:aws:iam::0:role/x", note="line\nbreak")
+    log.debug("http.request", path="/")  # below the default level
+    assert TOKEN not in buf.getvalue() and len(buf.getvalue().splitlines()) == 1
+    (line,) = _lines(buf)
+    assert line == {"ts": "1970-01-01T00:00:00.000Z", "level": "info", "event": "sts.assume_role.success",
+                    "request_id": "r-9", "session_token": REDACTED, "token_fp": fingerprint(TOKEN),
+                    "role": "arn:aws:iam::0:role/x", "note": "line\nbreak"}
+
+
+def test_fingerprint() -> None:
+    assert fingerprint(SECRET) == hashlib.sha256(SECRET.encode()).hexdigest()[:8]
+    assert fingerprint(SECRET.encode()) == fingerprint(SECRET) and len(fingerprint("x")) == 8
+    assert fingerprint("a") != fingerprint("b")
+
+
+def test_identity_of() -> None:
+    caller = Caller(kind="assumed-role", account="000000000000", arn="arn:aws:sts::000000000000:assumed-role/r/s",
+                    user_id="AROAEXAMPLE:s", principal_arn="arn:aws:iam::000000000000:role/r",
+                    access_key_id="ASIAEXAMPLE000000001")
+    assert identity_of(caller) == {"type": "AssumedRole", "arn": caller.arn, "accountId": "000000000000",
+                                   "accessKeyId": "ASIAEXAMPLE000000001", "principalId": "AROAEXAMPLE:s"}
+    assert identity_of(None, federated_type="SAMLUser") == {"type": "SAMLUser"}
+
+
+def test_outcome_is_validated_and_level_known() -> None:
+    with pytest.raises(ValueError):
+        _event(outcome="maybe")
+    with pytest.raises(ValueError):
+        JsonLogger(io.StringIO(), FixedClock(0), level="loud")
+
+
+def test_session_record_in_fields_is_scrubbed() -> None:
+    session = Session(access_key_id="ASIA1", secret_access_key=SECRET, kind="assumed-role", account="0",
+                      arn="a", user_id="u", principal_arn="p", principal_id="i", principal_name="n",
+                      issued_at=0.0, expires_at=1.0)
+    buf = io.StringIO()
+    JsonLogger(buf, FixedClock(0)).error("sts.assume_role.error", session=session)
+    assert SECRET not in buf.getvalue() and '"access_key_id":"ASIA1"' in buf.getvalue()
+
+
+_keys = st.sampled_from([*SENSITIVE, "session_token", "RoleArn", "Tags", "Policy", "credentials", "x"])
+_json = st.recursive(st.text(max_size=8) | st.integers() | st.none(),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
+                     max_leaves=20)
+
+
+@given(st.dictionaries(_keys, _json, max_size=6), st.sampled_from(LEAKS))
+def test_no_sensitive_value_survives(params: dict[str, object], leak: str) -> None:
+    planted = {**params, "SessionToken": leak, "Nested": [{"SAMLAssertion": leak, "x": {"password": leak}}]}
+    buf = io.StringIO()
+    AuditLog(JsonLogger(buf, FixedClock(0))).write(_event(request_parameters=planted))
+    assert leak not in buf.getvalue()
+    json.loads(buf.getvalue())
+
+
+def test_logger_defaults_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    JsonLogger(None, FixedClock(0)).warning("http.request", request_id="r", status=503)
+    assert json.loads(capsys.readouterr().err)["status"] == 503
