@@ -80,7 +80,7 @@ def create_app(deps: WireDeps) -> FastAPI:
     # Form() machinery costs ~60 µs per request and would hide the raw bytes SigV4 needs).
     app.router.routes.extend(
         [
-            Route("/", query, methods=["GET", "POST"]),
+            Route("/", query.handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

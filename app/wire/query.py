@@ -91,7 +91,7 @@ class QueryEndpoint:
         self._recorder = recorder
         self._clock = clock
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         rid = new_request_id()
         service, action = "sts", "Unknown"

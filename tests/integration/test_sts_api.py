@@ -129,9 +129,11 @@ def test_duration_bounds(server, make_user, root_iam):
         sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=7201)
     assert code(exc) == "ValidationError"
     assert "MaxSessionDuration" in exc.value.response["Error"]["Message"]
+    unchecked = client(server, "sts", user.akid, user.secret, parameter_validation=False)
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=600)
-    assert code(exc) in ("ValidationError", "ParamValidation")
+        unchecked.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=600)
+    assert code(exc) == "ValidationError"
+    assert "greater than or equal to 900" in exc.value.response["Error"]["Message"]
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=7200)
     remaining = (out["Credentials"]["Expiration"] - datetime.now(timezone.utc)).total_seconds()
     assert 7100 < remaining <= 7205
@@ -140,28 +142,28 @@ def test_duration_bounds(server, make_user, root_iam):
 def test_role_chaining_capped_at_one_hour(server, make_user, root_iam):
     user = make_user(None)
     first = _role(root_iam, trust({"AWS": user.arn}), max_duration=7200)
-    creds = user.client(server, "sts").assume_role(RoleArn=first["Arn"], RoleSessionName="a")["Credentials"]
+    creds = user.client(server, "sts").assume_role(RoleArn=first["Arn"], RoleSessionName="a0")["Credentials"]
     second = _role(root_iam, trust({"AWS": first["Arn"]}), max_duration=7200)
     chained = _session(server, creds)("sts")
     with pytest.raises(ClientError) as exc:
-        chained.assume_role(RoleArn=second["Arn"], RoleSessionName="b", DurationSeconds=3601)
+        chained.assume_role(RoleArn=second["Arn"], RoleSessionName="b0", DurationSeconds=3601)
     assert code(exc) == "ValidationError"
     assert "1 hour session limit for roles assumed by role chaining" in exc.value.response["Error"]["Message"]
-    out = chained.assume_role(RoleArn=second["Arn"], RoleSessionName="b", DurationSeconds=3600)
-    assert out["AssumedRoleUser"]["Arn"].endswith(f"/{second['RoleName']}/b")
+    out = chained.assume_role(RoleArn=second["Arn"], RoleSessionName="b0", DurationSeconds=3600)
+    assert out["AssumedRoleUser"]["Arn"].endswith(f"/{second['RoleName']}/b0")
 
 
 def test_session_policy_narrows(server, make_user, root_iam):
     user = make_user(None)
     role = _role(root_iam, trust({"AWS": user.arn}), policy=allow(["iam:ListUsers", "iam:ListRoles"]))
     narrowed = allow("iam:ListUsers")
-    creds = user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s", Policy=narrowed)["Credentials"]
+    creds = user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s0", Policy=narrowed)["Credentials"]
     iam = _session(server, creds)("iam")
     iam.list_users()
     with pytest.raises(ClientError) as exc:
         iam.list_roles()
     assert code(exc) == "AccessDenied"
-    full = user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s")["Credentials"]
+    full = user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s0")["Credentials"]
     _session(server, full)("iam").list_roles()
 
 
@@ -170,7 +172,7 @@ def test_session_policy_arns(server, make_user, root_iam):
     role = _role(root_iam, trust({"AWS": user.arn}), policy=allow(["iam:ListUsers", "iam:ListRoles"]))
     managed = root_iam.create_policy(PolicyName=unique("pol"), PolicyDocument=allow("iam:ListRoles"))["Policy"]
     creds = user.client(server, "sts").assume_role(
-        RoleArn=role["Arn"], RoleSessionName="s", PolicyArns=[{"arn": managed["Arn"]}]
+        RoleArn=role["Arn"], RoleSessionName="s0", PolicyArns=[{"arn": managed["Arn"]}]
     )["Credentials"]
     iam = _session(server, creds)("iam")
     iam.list_roles()
@@ -183,7 +185,7 @@ def test_malformed_session_policy(server, make_user, root_iam):
     user = make_user(None)
     role = _role(root_iam, trust({"AWS": user.arn}))
     with pytest.raises(ClientError) as exc:
-        user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s", Policy='{"Statement": [}')
+        user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s0", Policy='{"Statement": [}')
     assert code(exc) == "MalformedPolicyDocument"
 
 
@@ -194,9 +196,9 @@ def test_tags_need_tag_session(server, make_user, root_iam):
     sts = user.client(server, "sts")
     tags = [{"Key": "project", "Value": "blue"}]
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=plain["Arn"], RoleSessionName="s", Tags=tags)
+        sts.assume_role(RoleArn=plain["Arn"], RoleSessionName="s0", Tags=tags)
     assert code(exc) == "AccessDenied"
-    out = sts.assume_role(RoleArn=tagging["Arn"], RoleSessionName="s", Tags=tags, TransitiveTagKeys=["project"])
+    out = sts.assume_role(RoleArn=tagging["Arn"], RoleSessionName="s0", Tags=tags, TransitiveTagKeys=["project"])
     assert out["Credentials"]["AccessKeyId"].startswith("ASIA")
     assert "PackedPolicySize" in out
 
@@ -218,9 +220,9 @@ def test_session_tags_reach_policy_conditions(server, make_user, root_iam):
     )
     role = _role(root_iam, trust({"AWS": user.arn}, ["sts:AssumeRole", "sts:TagSession"]), policy=policy)
     sts = user.client(server, "sts")
-    blue = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s", Tags=[{"Key": "project", "Value": "blue"}])
+    blue = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s0", Tags=[{"Key": "project", "Value": "blue"}])
     _session(server, blue["Credentials"])("iam").list_users()
-    red = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s", Tags=[{"Key": "project", "Value": "red"}])
+    red = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s0", Tags=[{"Key": "project", "Value": "red"}])
     with pytest.raises(ClientError) as exc:
         _session(server, red["Credentials"])("iam").list_users()
     assert code(exc) == "AccessDenied"
@@ -232,16 +234,16 @@ def test_source_identity_needs_permission(server, make_user, root_iam):
     allowed = _role(root_iam, trust({"AWS": user.arn}, ["sts:AssumeRole", "sts:SetSourceIdentity"]))
     sts = user.client(server, "sts")
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=plain["Arn"], RoleSessionName="s", SourceIdentity="alice")
+        sts.assume_role(RoleArn=plain["Arn"], RoleSessionName="s0", SourceIdentity="alice")
     assert code(exc) == "AccessDenied"
-    out = sts.assume_role(RoleArn=allowed["Arn"], RoleSessionName="s", SourceIdentity="alice")
+    out = sts.assume_role(RoleArn=allowed["Arn"], RoleSessionName="s0", SourceIdentity="alice")
     assert out["SourceIdentity"] == "alice"
 
 
 def test_unknown_role_is_access_denied(server, make_user):
     user = make_user(allow("sts:AssumeRole"))
     with pytest.raises(ClientError) as exc:
-        user.client(server, "sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/does-not-exist", RoleSessionName="s")
+        user.client(server, "sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/does-not-exist", RoleSessionName="s0")
     assert code(exc) == "AccessDenied"
 
 
@@ -268,7 +270,7 @@ def test_get_access_key_info(server, make_user, root_sts):
 def test_session_of_deleted_role_is_rejected(server, make_user, root_iam):
     user = make_user(None)
     role = _role(root_iam, trust({"AWS": user.arn}))
-    creds = user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s")["Credentials"]
+    creds = user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s0")["Credentials"]
     sts = _session(server, creds)("sts")
     sts.get_caller_identity()
     root_iam.delete_role(RoleName=role["RoleName"])
