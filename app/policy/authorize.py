@@ -36,10 +36,11 @@ Policies = Sequence[CompiledPolicy]
 class _Run:
     """One evaluation: the request, its lazily lower-cased context, and what was read."""
 
-    __slots__ = ("request", "action", "ctx", "has_boundary", "conditional")
+    __slots__ = ("request", "principal", "action", "ctx", "has_boundary", "conditional")
 
     def __init__(self, request: Request, has_boundary: bool) -> None:
         self.request = request
+        self.principal = request.principal
         self.action = request.action.lower()
         self.ctx: dict | None = None
         self.has_boundary = has_boundary
@@ -48,41 +49,38 @@ class _Run:
     def applies(self, st: CompiledStatement) -> str | None:
         """The principal match kind (DIRECT when the statement has no Principal) if it applies."""
         kind = DIRECT
-        request = self.request
         if st.principal_test is not None:
-            kind = st.principal_test(request.principal, self.has_boundary)
+            kind = st.principal_test(self.principal, self.has_boundary)
             if kind is None:
                 return None
         ctx = self.ctx
         if st.needs_ctx:
             if ctx is None:
-                ctx = self.ctx = lower_context(request.context)
+                ctx = self.ctx = lower_context(self.request.context)
             self.conditional.append(st)
         if st.resource_test is not None:
             test, negated = st.resource_test
-            if test(request.resource, ctx) is negated:  # type: ignore[arg-type]
+            if test(self.request.resource, ctx) is negated:  # type: ignore[arg-type]
                 return None
         for cond in st.conditions:
             if not cond(ctx):  # type: ignore[arg-type]
                 return None
         return kind
 
-    def groups(self, policies: Policies | None, deny: bool) -> list[MatchedStatement]:
-        out: list[MatchedStatement] = []
-        if not policies:
-            return out
-        groups = (policies,) if isinstance(policies, PolicySet) else policies
-        for pol in groups:
-            for st in pol.lookup(self.action)[0 if deny else 1]:  # type: ignore[union-attr]
-                if self.applies(st) is not None:
-                    out.append(st.info)
+    def collect(self, policies: Policies | None, which: int, out: list[MatchedStatement]) -> list[MatchedStatement]:
+        """Append the applicable statements (which=0: Deny, 1: Allow) of `policies` to `out`."""
+        if policies:
+            action, applies = self.action, self.applies
+            for pol in (policies,) if type(policies) is PolicySet else policies:
+                for st in pol.lookup(action)[which]:
+                    if applies(st) is not None:
+                        out.append(st.info)
         return out
 
     def grants(self, policies: Policies) -> dict[str, list[MatchedStatement]]:
         out: dict[str, list[MatchedStatement]] = {}
-        groups = (policies,) if isinstance(policies, PolicySet) else policies
-        for pol in groups:
-            for st in pol.lookup(self.action)[1]:  # type: ignore[union-attr]
+        for pol in (policies,) if type(policies) is PolicySet else policies:
+            for st in pol.lookup(self.action)[1]:
                 kind = self.applies(st)
                 if kind is not None:
                     out.setdefault(kind, []).append(st.info)
@@ -94,10 +92,18 @@ class _Run:
         ctx = self.ctx or {}
         seen: dict[str, None] = {}
         for st in self.conditional:
-            for key in st.keys:
-                if key.lower() not in ctx:
-                    seen.setdefault(key, None)
+            if not st.lower_keys <= ctx.keys():
+                for key in st.keys:
+                    if key.lower() not in ctx:
+                        seen[key] = None
         return tuple(seen)
+
+    def decide(self, effect: str, *parts: list[MatchedStatement]) -> Decision:
+        matched: tuple[MatchedStatement, ...] = ()
+        for part in parts:
+            if part:
+                matched += tuple(part)
+        return Decision(effect, matched, self.missing())
 
 
 def authorize(
@@ -114,83 +120,68 @@ def authorize(
     """The reference §8.2 algorithm. `session=None`: no session policies were passed
     (an empty sequence means passed-but-empty: nothing is allowed through the identity path)."""
     p = request.principal
-    iam_principal = p.type in IAM_TYPES
+    ptype = p.type
+    iam_principal = ptype in IAM_TYPES
     run = _Run(request, p.has_boundary or boundary is not None)
-    boundaries = (boundary,) if boundary is not None else ()
+    boundaries = (boundary,) if boundary is not None else None
     scp_layer = scp if iam_principal else None
 
     # 1. explicit deny anywhere wins
     denies: list[MatchedStatement] = []
     for layer in (identity, resource, boundaries, session, scp_layer, rcp):
         if layer:
-            denies.extend(run.groups(layer, True))
+            run.collect(layer, 0, denies)
     if denies:
-        return Decision(EXPLICIT_DENY, tuple(denies), run.missing())
-
-    def deny() -> Decision:
-        return Decision(IMPLICIT_DENY, (), run.missing())
+        return run.decide(EXPLICIT_DENY, denies)
 
     # 2. organisation guardrails
-    matched: list[MatchedStatement] = []
-    if rcp is not None:
-        allows = run.groups(rcp, False)
-        if not allows:
-            return deny()
-        matched.extend(allows)
+    guards: list[MatchedStatement] = []
+    if rcp is not None and not run.collect(rcp, 1, guards):
+        return run.decide(IMPLICIT_DENY)
     if scp_layer is not None:
-        allows = run.groups(scp_layer, False)
-        if not allows:
-            return deny()
-        matched.extend(allows)
+        before = len(guards)
+        if len(run.collect(scp_layer, 1, guards)) == before:
+            return run.decide(IMPLICIT_DENY)
 
     grants = run.grants(resource) if resource else {}
 
     # 3. callers without identity policies: service, federated IdP, anonymous
     if not iam_principal:
         if grants:
-            return Decision(ALLOW, tuple(matched + [m for v in grants.values() for m in v]), run.missing())
-        return deny()
+            return run.decide(ALLOW, guards, *grants.values())
+        return run.decide(IMPLICIT_DENY)
 
     # 4. IAM principals
-    is_root = p.type is PrincipalType.ROOT
-    identity_allows = run.groups(identity, False)
+    is_root = ptype is PrincipalType.ROOT
+    identity_allows = run.collect(identity, 1, [])
     identity_allow = is_root or bool(identity_allows)
-    boundary_allows = run.groups(boundaries, False) if boundary is not None else []
-    boundary_ok = boundary is None or bool(boundary_allows)
-    session_allows: list[MatchedStatement] = []
-    if p.type is PrincipalType.ROLE_SESSION or p.type is PrincipalType.FEDERATED_USER:
+    limits: list[MatchedStatement] = []
+    boundary_ok = boundary is None or bool(run.collect(boundaries, 1, limits))
+    if ptype is PrincipalType.ROLE_SESSION or ptype is PrincipalType.FEDERATED_USER:
         if session is not None:
-            session_allows = run.groups(session, False)
-            session_ok = bool(session_allows)
+            before = len(limits)
+            session_ok = len(run.collect(session, 1, limits)) > before
         else:
-            session_ok = p.type is PrincipalType.ROLE_SESSION
+            session_ok = ptype is PrincipalType.ROLE_SESSION
     else:
         session_ok = True
     identity_path = identity_allow and boundary_ok and session_ok
-    limits = boundary_allows + session_allows
 
-    def allow(*parts: list[MatchedStatement]) -> Decision:
-        out = list(matched)
-        for part in parts:
-            out.extend(part)
-        return Decision(ALLOW, tuple(out), run.missing())
-
-    all_grants = [m for v in grants.values() for m in v]
     if request.owning_account() != p.account:  # cross-account: both sides
         if grants and identity_path:
-            return allow(identity_allows, limits, all_grants)
-        return deny()
+            return run.decide(ALLOW, guards, identity_allows, limits, *grants.values())
+        return run.decide(IMPLICIT_DENY)
 
     if is_root and not resource_requires_grant:
-        return allow()
+        return run.decide(ALLOW, guards)
     if DIRECT in grants:
-        return allow(grants[DIRECT])
+        return run.decide(ALLOW, guards, grants[DIRECT])
     if (ROLE in grants or PARENT in grants) and boundary_ok and session_ok:
-        return allow(grants.get(ROLE, []), grants.get(PARENT, []), limits)
+        return run.decide(ALLOW, guards, grants.get(ROLE, []), grants.get(PARENT, []), limits)
     if resource_requires_grant:
         if ACCOUNT in grants and identity_path:
-            return allow(identity_allows, limits, grants[ACCOUNT])
-        return deny()
+            return run.decide(ALLOW, guards, identity_allows, limits, grants[ACCOUNT])
+        return run.decide(IMPLICIT_DENY)
     if identity_path:
-        return allow(identity_allows, limits)
-    return deny()
+        return run.decide(ALLOW, guards, identity_allows, limits)
+    return run.decide(IMPLICIT_DENY)

@@ -18,17 +18,13 @@ Semantics (reference §6, §7):
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import calendar
-import ipaddress
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
 from app.policy.document import Condition
 from app.policy.matching import ContextValue, Template, arn_fields_ok, arn_regex, compiled, parse_template, string_regex
+from app.policy.values import read_binary, read_bool, read_date, read_ip, read_network, read_number
 
 ALL_VALUES = "ForAllValues"
 ANY_VALUE = "ForAnyValue"
@@ -106,82 +102,6 @@ def parse_operator(name: str) -> ParsedOperator | None:
     if spec.family == "null" and (if_exists or qualifier):
         raise OperatorError(f"`{name}`: Null takes neither IfExists nor a set qualifier")
     return ParsedOperator(spec, qualifier, if_exists)
-
-
-# ---- value readers: text -> comparable, None when unreadable ----
-_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
-_DATE = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?)?)?$"
-)
-_EPOCH = re.compile(r"^-?\d+(?:\.\d+)?$")
-_MAX_EPOCH = 2**63 - 1
-
-
-def read_number(text: str) -> Decimal | None:
-    if len(text) > 64 or not _NUMBER.match(text):
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        return None
-
-
-def read_date(text: str) -> Decimal | None:
-    """Seconds since the epoch (exact). W3C ISO 8601 profile or epoch seconds; no zone = UTC."""
-    if len(text) > 40:
-        return None
-    if _EPOCH.match(text) and not (len(text) == 4 and text.isdigit()):
-        value = Decimal(text)
-        return value if abs(value) <= _MAX_EPOCH else None
-    m = _DATE.match(text)
-    if m is None:
-        return None
-    year, month, day, hh, mm, ss, frac, tz = m.groups()
-    try:
-        mo, d = int(month or 1), int(day or 1)
-        h, mi, s = int(hh or 0), int(mm or 0), int(ss or 0)
-        if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(int(year), mo)[1]):
-            return None
-        if h > 23 or mi > 59 or s > 60:
-            return None
-        secs = calendar.timegm((int(year), mo, d, h, mi, s, 0, 0, 0))
-    except (ValueError, OverflowError):
-        return None
-    value = Decimal(secs) + (Decimal(frac) if frac else 0)
-    if tz and tz != "Z":
-        sign = 1 if tz[0] == "+" else -1
-        digits = tz[1:].replace(":", "")
-        tzh, tzm = int(digits[:2]), int(digits[2:])
-        if tzh > 23 or tzm > 59:
-            return None
-        value -= sign * (tzh * 3600 + tzm * 60)
-    return value
-
-
-def read_bool(text: str) -> bool | None:
-    low = text.lower()
-    return True if low == "true" else False if low == "false" else None
-
-
-def read_binary(text: str) -> bytes | None:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def read_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def read_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
 
 
 _NUMERIC_CMP: dict[str, Callable[[Any, Any], bool]] = {
@@ -276,17 +196,22 @@ def compile_condition(cond: Condition, variables: bool) -> Predicate | None:
             value = ctx.get(key)
             return (value is None or _is_empty(value)) in wanted
 
+        null_test.cost = 0  # type: ignore[attr-defined]
         return null_test
 
     use_vars = variables and spec.variables
     templates = [parse_template(v, use_vars) for v in cond.values]
-    if any(t.has_variables or len(t.parts) != 1 for t in templates):
+    dynamic = any(t.has_variables or len(t.parts) != 1 for t in templates)
+    negated = spec.negated
+    if not dynamic and qualifier is None and not if_exists and spec.family == "string":
+        return _fast_string(key, _static_matcher(spec, list(cond.values)), negated,
+                            spec.name.endswith("Equals"))
+    if dynamic:
         match_for = _dynamic(spec, templates)
     else:
         static = _static_matcher(spec, list(cond.values))
         match_for = lambda ctx: static  # noqa: E731
     reader = _READERS[spec.family]
-    negated = spec.negated
 
     def one(matcher: Matcher, raw: str) -> bool:
         value = reader(raw)
@@ -312,6 +237,24 @@ def compile_condition(cond: Condition, variables: bool) -> Predicate | None:
             return all(one(matcher, v) for v in values)
         return any(one(matcher, v) for v in values)
 
+    test.cost = 3 if dynamic else 2 if spec.family == "arn" or "Like" in spec.name else 1  # type: ignore[attr-defined]
+    return test
+
+
+def _fast_string(key: str, matcher: Matcher, negated: bool, cheap: bool) -> Predicate:
+    """The common case, bound tightly: a plain String* operator with static values."""
+
+    def test(ctx: Ctx) -> bool:
+        value = ctx.get(key)
+        if value is None:
+            return negated
+        if type(value) is not str:
+            if len(value) != 1:
+                return False
+            value = value[0]
+        return matcher(value) is not negated
+
+    test.cost = 0 if cheap else 1  # type: ignore[attr-defined]
     return test
 
 

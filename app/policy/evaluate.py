@@ -35,10 +35,7 @@ PrincipalTest = Callable[[Principal, bool], "str | None"]
 
 def lower_context(context: Mapping[str, Any]) -> dict[str, ContextValue]:
     """Context keys lower-cased; multivalued values become tuples (reference §6: keys are case-insensitive)."""
-    out: dict[str, ContextValue] = {}
-    for key, value in context.items():
-        out[key.lower()] = value if isinstance(value, str) else tuple(value)
-    return out
+    return {k.lower(): v if type(v) is str else tuple(v) for k, v in context.items()}
 
 
 # ---------------------------------------------------------------- actions
@@ -168,7 +165,7 @@ def _not_principal_test(spec: PrincipalSpec) -> PrincipalTest:
 # ---------------------------------------------------------------- statements
 class CompiledStatement:
     __slots__ = ("info", "deny", "action_test", "resource_test", "principal_test", "conditions",
-                 "keys", "needs_ctx", "order")
+                 "keys", "lower_keys", "needs_ctx", "order")
 
     def __init__(self, st: Statement, doc: PolicyDocument, kind: PolicyKind, source: str) -> None:
         variables = doc.variables_enabled
@@ -187,13 +184,16 @@ class CompiledStatement:
             _principal_test(st.principal) if st.principal is not None
             else _not_principal_test(st.not_principal) if st.not_principal is not None else None)
         preds = [compile_condition(c, variables) for c in st.conditions]
-        self.conditions: tuple[Predicate, ...] = tuple(p for p in preds if p is not None)
+        # cheapest first: a failing equality test spares the regex and parsing work
+        self.conditions: tuple[Predicate, ...] = tuple(
+            sorted((p for p in preds if p is not None), key=lambda p: getattr(p, "cost", 1)))
         keys: list[str] = []
         for c in st.conditions:
             keys.extend(condition_keys(c, variables))
         for r in resource_patterns or ():
             keys.extend(parse_template(r, variables, _fifth_colon(r)).variable_names)
         self.keys = tuple(dict.fromkeys(keys))
+        self.lower_keys = frozenset(k.lower() for k in self.keys)
         self.needs_ctx = bool(self.conditions) or bool(self.keys)
 
 
@@ -247,7 +247,7 @@ def _patterns(st: Statement) -> Sequence[str] | None:
 class CompiledPolicy:
     """A validated, compiled policy document. Immutable after construction."""
 
-    __slots__ = ("document", "kind", "source", "statements", "index")
+    __slots__ = ("document", "kind", "source", "statements", "index", "lookup")
 
     def __init__(self, document: PolicyDocument, kind: PolicyKind, source: str = "") -> None:
         self.document = document
@@ -256,9 +256,8 @@ class CompiledPolicy:
         self.statements = tuple(CompiledStatement(st, document, kind, source) for st in document.statements)
         self.index = ActionIndex(
             (i, cs, _patterns(st)) for i, (st, cs) in enumerate(zip(document.statements, self.statements)))
-
-    def lookup(self, action: str) -> tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]]:
-        return self.index.lookup(action)
+        # lookup(action) -> (deny statements, allow statements) matching the lower-cased action
+        self.lookup = self.index.lookup
 
     def __repr__(self) -> str:
         return f"CompiledPolicy({self.kind.value}, {self.source!r}, {len(self.statements)} statements)"
@@ -280,7 +279,5 @@ class PolicySet(tuple):  # type: ignore[type-arg]
                 entries.append((n, cs, _patterns(st)))
                 n += 1
         self.index = ActionIndex(entries)
+        self.lookup = self.index.lookup
         return self
-
-    def lookup(self, action: str) -> tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]]:
-        return self.index.lookup(action)

@@ -20,6 +20,7 @@ import secrets
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import seeding
@@ -54,11 +55,54 @@ def assume_request(ident: Identity) -> wrkrun.SignedRequest:
                        ident.user_secret, None)
 
 
+@dataclass
+class Target:
+    """A started, provisioned server and what its scale run needs."""
+
+    name: str
+    server: Server
+    ident: Identity
+    env: dict[str, str] = field(default_factory=dict)
+    out: dict = field(default_factory=lambda: {"scale": []})
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.work = wrkrun.scratch_dir()
         self.results: dict[str, dict] = {}
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        """Start both servers, measure them interleaved (so load drifting on the machine
+        hits both alike), then the scale runs; stop everything whatever happens."""
+        a, targets = self.args, []
+        try:
+            for name, enabled, start in (("moto", not a.skip_moto, self.start_moto),
+                                         ("tessera", not a.skip_tessera, self.start_tessera)):
+                if enabled:
+                    self._attempt(name, lambda: targets.append(start()))
+            for kind, make in (("get_caller_identity", gci_request),
+                               ("assume_role", assume_request)):
+                for t in targets:
+                    self._attempt(t.name, lambda: t.out.__setitem__(
+                        kind, self.load(t.name, kind, make(t.ident)).as_dict()))
+            for t in targets:
+                self.results[t.name] = t.out
+                if "get_caller_identity" in t.out and "assume_role" in t.out:
+                    self._attempt(f"{t.name} scale", lambda: self.scale(t))
+        finally:
+            for t in targets:
+                t.server.stop()
+            if not a.skip_tessera:
+                seeding.redis_flush(a.redis_url)  # do not leave a million sessions behind
+
+    def _attempt(self, what: str, step) -> None:
+        try:
+            step()
+        except Exception as exc:  # report what ran; say clearly what did not
+            self.failures.append(f"{what}: {type(exc).__name__}: {exc}")
+            log(f"{what} FAILED: {type(exc).__name__}: {exc}")
 
     def load(self, target: str, name: str, req: wrkrun.SignedRequest) -> WrkResult:
         status, body = wrkrun.check_once(req)
@@ -79,77 +123,85 @@ class Bench:
         return res
 
     # ---- moto ----
-    def moto(self) -> None:
-        a, port = self.args, servers.free_port()
-        srv = Server("moto_server", servers.moto_command(port), cpu=a.server_cpu,
+    def start_moto(self) -> Target:
+        port = servers.free_port()
+        srv = Server("moto_server", servers.moto_command(port), cpu=self.args.server_cpu,
                      log=self.work / "moto.log")
         try:
             srv.wait_ready(f"http://127.0.0.1:{port}/moto-api/")
             ident = servers.provision(f"http://127.0.0.1:{port}", "testing", "testing1234567890")
-            out: dict = {"scale": []}
-            out["get_caller_identity"] = self.load("moto", "gci", gci_request(ident)).as_dict()
-            ar = self.load("moto", "assume_role", assume_request(ident))
-            out["assume_role"] = ar.as_dict()
-            if a.moto_sessions:
-                # every AssumeRole moto answered (prep + warm-up + run) is a live session
-                existing = 2 + ar.requests + self._warm_requests("moto-assume_role")
-                extra = max(0, a.moto_sessions - existing)
-                log(f"moto: seeding {extra:,} sessions (~{existing:,} exist) via AssumeRole")
-                seeding.moto_sessions(assume_request(ident), extra, progress=self._progress)
-                fresh = servers.fresh_session(ident, "after-seed")
-                res = self.load("moto", f"gci-{a.moto_sessions}", gci_request(fresh))
-                out["scale"].append(self._scale_entry(a.moto_sessions, res,
-                                                      out["get_caller_identity"]))
-            self.results["moto"] = out
-        finally:
+        except BaseException:
             srv.stop()
+            raise
+        return Target("moto", srv, ident)
+
+    def scale(self, t: Target) -> None:
+        (self.scale_moto if t.name == "moto" else self.scale_tessera)(t)
+
+    def scale_moto(self, t: Target) -> None:
+        n, ident = self.args.moto_sessions, t.ident
+        if not n:
+            return
+        # every AssumeRole moto answered (prep + checks + warm-up + run) is a live session
+        existing = 2 + t.out["assume_role"]["requests"] + self._warm_requests("moto-assume_role")
+        extra = max(0, n - existing)
+        log(f"moto: seeding {extra:,} sessions (~{existing:,} exist) via AssumeRole")
+        # moto scans its session list from the oldest: measure a session from the middle
+        # of the list (a typical live session) and the newest (its worst case)
+        half = max(0, n // 2 - existing)
+        seeding.moto_sessions(assume_request(ident), half, progress=self._progress)
+        middle = servers.fresh_session(ident, "middle")
+        seeding.moto_sessions(assume_request(ident), extra - half, progress=self._progress)
+        newest = servers.fresh_session(ident, "newest")
+        res = self.load("moto", f"gci-{n}-middle", gci_request(middle))
+        worst = self.load("moto", f"gci-{n}-newest", gci_request(newest))
+        entry = self._scale_entry(n, res, t.out["get_caller_identity"])
+        entry["session_position"] = "middle of moto's list"
+        entry["newest_session"] = self._scale_entry(n, worst, t.out["get_caller_identity"])
+        t.out["scale"].append(entry)
 
     # ---- tessera ----
-    def tessera(self) -> None:
+    def start_tessera(self) -> Target:
         a, port = self.args, servers.free_port()
         seeding.redis_flush(a.redis_url)
-        master = base64.b64encode(secrets.token_bytes(32)).decode()
         root_key = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
                                     for _ in range(16))
-        root_secret = base64.b64encode(secrets.token_bytes(30)).decode()
-        env = {"TESSERA_REDIS_URL": a.redis_url, "TESSERA_MASTER_KEY": master,
+        env = {"TESSERA_REDIS_URL": a.redis_url,
+               "TESSERA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
                "TESSERA_ROOT_ACCESS_KEY_ID": root_key,
-               "TESSERA_ROOT_SECRET_ACCESS_KEY": root_secret}
+               "TESSERA_ROOT_SECRET_ACCESS_KEY": base64.b64encode(secrets.token_bytes(30)).decode()}
         srv = Server("tessera", servers.tessera_command(port), cpu=a.server_cpu,
                      log=self.work / "tessera.log", env=env)
         try:
             srv.wait_ready(f"http://127.0.0.1:{port}/readyz")
-            ident = servers.provision(f"http://127.0.0.1:{port}", root_key, root_secret)
-            out: dict = {"scale": []}
-            sessions = sorted(set(a.sessions))
-            gci = self.load("tessera", "gci", gci_request(ident))
-            out["get_caller_identity"] = gci.as_dict()
-            out["assume_role"] = self.load("tessera", "assume_role",
-                                           assume_request(ident)).as_dict()
-            seeded = 0
-            for n in (s for s in sessions if s > 0):
-                mem0, keys0 = seeding.redis_used_memory(a.redis_url), seeding.redis_dbsize(a.redis_url)
-                log(f"tessera: seeding {n - seeded:,} sessions through SessionStore.put "
-                    f"({a.seed_mode})")
-                took = seeding.tessera_sessions(a.redis_url, master, ident, seeded, n - seeded,
-                                                pipelined=a.seed_mode == "pipeline",
-                                                concurrency=a.seed_concurrency,
-                                                progress=self._progress)
-                mem1, keys1 = seeding.redis_used_memory(a.redis_url), seeding.redis_dbsize(a.redis_url)
-                log(f"tessera: seeded {n - seeded:,} in {took:.0f}s "
-                    f"({(n - seeded) / took:,.0f}/s); used_memory +{mem1 - mem0:,} B")
-                entry_n = n - seeded
-                seeded = n
-                fresh = servers.fresh_session(ident, f"after-seed-{n}")
-                res = self.load("tessera", f"gci-{n}", gci_request(fresh))
-                entry = self._scale_entry(n, res, out["get_caller_identity"])
-                entry.update(seed_seconds=round(took, 1), redis_used_memory_delta=mem1 - mem0,
-                             redis_keys_delta=keys1 - keys0,
-                             bytes_per_session=round((mem1 - mem0) / entry_n, 1))
-                out["scale"].append(entry)
-            self.results["tessera"] = out
-        finally:
+            ident = servers.provision(f"http://127.0.0.1:{port}", root_key,
+                                      env["TESSERA_ROOT_SECRET_ACCESS_KEY"])
+        except BaseException:
             srv.stop()
+            raise
+        return Target("tessera", srv, ident, env)
+
+    def scale_tessera(self, t: Target) -> None:
+        a, seeded = self.args, 0
+        for n in sorted({s for s in a.sessions if s > 0}):
+            count = n - seeded
+            mem0, keys0 = seeding.redis_used_memory(a.redis_url), seeding.redis_dbsize(a.redis_url)
+            log(f"tessera: seeding {count:,} sessions through SessionStore.put ({a.seed_mode})")
+            took = seeding.tessera_sessions(a.redis_url, t.env["TESSERA_MASTER_KEY"], t.ident,
+                                            seeded, count, pipelined=a.seed_mode == "pipeline",
+                                            concurrency=a.seed_concurrency,
+                                            progress=self._progress)
+            mem1, keys1 = seeding.redis_used_memory(a.redis_url), seeding.redis_dbsize(a.redis_url)
+            log(f"tessera: seeded {count:,} in {took:.0f}s ({count / took:,.0f}/s); "
+                f"used_memory +{mem1 - mem0:,} B")
+            seeded = n
+            fresh = servers.fresh_session(t.ident, f"after-seed-{n}")
+            res = self.load("tessera", f"gci-{n}", gci_request(fresh))
+            entry = self._scale_entry(n, res, t.out["get_caller_identity"])
+            entry.update(seed_seconds=round(took, 1), redis_used_memory_delta=mem1 - mem0,
+                         redis_keys_delta=keys1 - keys0,
+                         bytes_per_session=round((mem1 - mem0) / count, 1))
+            t.out["scale"].append(entry)
 
     def _warm_requests(self, name: str) -> int:
         path = self.work / f"{name}-warmup.wrk.txt"
@@ -201,6 +253,12 @@ def report(results: dict) -> dict:
                   f"{(f'{ch:+.1%}' if ch is not None else '-'):>10}{r['p99_ms']:>9.2f}"
                   f"{(f'{bps:,.0f}' if bps is not None else '-'):>11}  "
                   f"{'ok' if r['valid'] else 'INVALID (errors)'}")
+            worst = e.get("newest_session")
+            if worst:
+                w, wch = worst["get_caller_identity"], worst["change_vs_empty"]
+                print(f"{'  newest':<9}{'(worst case)':>14}{w['rps']:>11,.0f}"
+                      f"{(f'{wch:+.1%}' if wch is not None else '-'):>10}{w['p99_ms']:>9.2f}"
+                      f"{'-':>11}  {'ok' if w['valid'] else 'INVALID (errors)'}")
             if target == "tessera":
                 checks[f"scale_{e['sessions']}_change"] = ch
                 checks[f"scale_{e['sessions']}_bytes_per_session"] = bps
@@ -277,16 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     os.sched_setaffinity(0, {args.client_cpu})  # keep boto3/seeding off the server's core
     bench = Bench(args)
     log(f"scratch dir (wrk scripts, outputs, server logs): {bench.work}")
-    failures = []
-    for name, enabled, step in (("moto", not args.skip_moto, bench.moto),
-                                ("tessera", not args.skip_tessera, bench.tessera)):
-        if not enabled:
-            continue
-        try:
-            step()
-        except Exception as exc:  # report what ran; say clearly what did not
-            failures.append(f"{name}: {type(exc).__name__}: {exc}")
-            log(f"{name} part FAILED: {type(exc).__name__}: {exc}")
+    bench.run()
+    failures = bench.failures
     checks = report(bench.results)
     payload = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "results": bench.results, "targets": checks, "failures": failures,
