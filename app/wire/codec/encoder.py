@@ -29,8 +29,20 @@ _SCALAR_FN = {
     "float": "number",
     "double": "number",
 }
+_MAPPING: dict[type, bool] = {dict: True}
+
+
+def _is_mapping(value: Any) -> bool:
+    """Dict-like result (keys) or record (attributes)? Memoised per class."""
+    found = isinstance(value, Mapping)
+    if len(_MAPPING) < 1024:
+        _MAPPING[value.__class__] = found
+    return found
+
+
 _GLOBALS = {
-    "Mapping": Mapping,
+    "MAPPING": _MAPPING,
+    "is_mapping": _is_mapping,
     "esc": xmltext.esc,
     "pol": xmltext.pol,
     "ts": xmltext.ts,
@@ -76,7 +88,9 @@ class _Source:
         if not members:
             return
         names = [self.var() for _ in members]
-        self.emit(depth, f"if {src}.__class__ is dict or isinstance({src}, Mapping):")
+        self.emit(depth, f"m = MAPPING.get({src}.__class__)")
+        self.emit(depth, f"if m is None: m = is_mapping({src})")
+        self.emit(depth, "if m:")
         for (name, _), var in zip(members, names):
             snake = xform_name(name)
             self.emit(depth + 1, f"{var} = {src}.get({snake!r})")
