@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+from app.wire.query import QueryFastPath
 
 from app.core.clock import Clock
 from app.core.records import Call, Caller, RequestMeta
@@ -98,7 +98,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     )
 
 
-def asgi(container: Container) -> FastAPI:
+def asgi(container: Container) -> QueryFastPath:
     from app.policy.simulation import simulate
     from app.wire.app import WireDeps, create_app
     from app.wire.dispatch import Dispatcher
@@ -127,7 +127,7 @@ def asgi(container: Container) -> FastAPI:
     return create_app(deps)
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> QueryFastPath:
     """uvicorn factory for `tessera serve` workers: settings from the environment."""
     host = os.environ.get("TESSERA_BIND_HOST", "127.0.0.1")
     port = int(os.environ.get("TESSERA_BIND_PORT", "8080"))

@@ -8,6 +8,7 @@ documents are kept: they are configuration, not secrets.
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,28 +33,21 @@ _CREDENTIAL_KEYS = frozenset({"credentials"})
 _ACCESS_KEY_ID_KEYS = ("AccessKeyId", "accessKeyId", "access_key_id")
 
 
-def _norm(key: str) -> str:
-    return key.lower().replace("_", "").replace("-", "")
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """Records, mappings and sequences as JSON-ready values (dicts, lists, primitives)."""
-    if depth > _MAX_DEPTH:
-        return "..."
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v, depth + 1) for k, v in list(value.items())[:_MAX_ITEMS]}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v, depth + 1) for v in list(value)[:_MAX_ITEMS]]
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    return f"<{type(value).__name__}>"  # never str(): unknown objects may render secrets
+@lru_cache(maxsize=4096)
+def _key_class(key: str) -> int:
+    """0: an ordinary key; 1: a secret-bearing key; 2: a credentials structure."""
+    n = key.lower().replace("_", "").replace("-", "")
+    if n in _SECRET_KEYS:
+        return 1
+    if n in _CREDENTIAL_KEYS:
+        return 2
+    return 0
 
 
 def _access_key_only(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        key_id = getattr(value, "access_key_id", None)
+        return {"accessKeyId": key_id} if isinstance(key_id, str) else REDACTED
     if isinstance(value, Mapping):
         for k in _ACCESS_KEY_ID_KEYS:
             if k in value:
@@ -61,26 +55,40 @@ def _access_key_only(value: Any) -> Any:
     return REDACTED
 
 
-def scrub(value: Any) -> Any:
-    """A JSON-ready copy of `value` with every secret-bearing key redacted."""
-    return _scrub(_plain(value))
+def scrub(value: Any, depth: int = 0) -> Any:
+    """A JSON-ready copy of `value` (records, mappings and sequences become dicts and lists)
+    with every secret-bearing key redacted. One pass; primitives return at once."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
+        return value
+    if depth > _MAX_DEPTH:
+        return "..."
+    if isinstance(value, Mapping):
+        return _scrub_items(((str(k), v) for k, v in value.items()), depth)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _scrub_items(((f.name, getattr(value, f.name)) for f in dataclasses.fields(value)), depth)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [scrub(v, depth + 1) for v in list(value)[:_MAX_ITEMS]]
+    if isinstance(value, (str, int, float, bool)):  # subclasses (enums, IntEnum...)
+        return value
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return f"<{type(value).__name__}>"  # never str(): unknown objects may render secrets
 
 
-def _scrub(value: Any) -> Any:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            n = _norm(k)
-            if n in _SECRET_KEYS:
-                out[k] = REDACTED
-            elif n in _CREDENTIAL_KEYS:
-                out[k] = _access_key_only(v)
-            else:
-                out[k] = _scrub(v)
-        return out
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
+def _scrub_items(items: Any, depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, (k, v) in enumerate(items):
+        if i >= _MAX_ITEMS:
+            break
+        cls = _key_class(k)
+        if cls == 1:
+            out[k] = REDACTED
+        elif cls == 2:
+            out[k] = _access_key_only(v)
+        else:
+            out[k] = scrub(v, depth + 1)
+    return out
 
 
 _IDENTITY_TYPES = {"root": "Root", "user": "IAMUser", "assumed-role": "AssumedRole",

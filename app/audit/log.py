@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+
+import orjson
 import sys
 import time
 from typing import Any, TextIO
@@ -30,6 +32,10 @@ def _timestamp(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((t - whole) * 1000):03d}Z"
 
 
+def _opaque(value: object) -> str:
+    return f"<{type(value).__name__}>"  # never str(): unknown objects may render secrets
+
+
 class JsonLogger:
     def __init__(self, stream: TextIO | None, clock: Clock, *, level: str = "info") -> None:
         """`stream` None means standard error."""
@@ -48,6 +54,18 @@ class JsonLogger:
         for key, value in scrub(fields).items():
             line.setdefault(key, value)  # reserved keys cannot be overwritten by fields
         self._stream.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
+        self._stream.flush()
+
+    def emit(self, level: str, event: str, record: dict[str, Any], *, request_id: str | None = None) -> None:
+        """Write a record the caller has already scrubbed (audit events scrub themselves)."""
+        if LEVELS.get(level, 40) < self._min:
+            return
+        line: dict[str, Any] = {"ts": _timestamp(self._clock.time()), "level": level, "event": event}
+        if request_id is not None:
+            line["request_id"] = request_id
+        for key, value in record.items():
+            line.setdefault(key, value)
+        self._stream.write(orjson.dumps(line, default=_opaque).decode() + "\n")
         self._stream.flush()
 
     def debug(self, event: str, **kw: Any) -> None:
@@ -71,4 +89,4 @@ class AuditLog:
 
     def write(self, event: AuditEvent) -> None:
         level = "info" if event.outcome == "success" else "warning"
-        self._logger.log(level, "audit", request_id=event.request_id, **event.to_record())
+        self._logger.emit(level, "audit", event.to_record(), request_id=event.request_id)

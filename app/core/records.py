@@ -319,3 +319,53 @@ class ManagedPolicyDetail:
     update_date: float
     description: str | None = None
     policy_version_list: tuple[PolicyVersion, ...] = ()
+
+
+# ---- policy simulation (SimulateCustomPolicy / SimulatePrincipalPolicy output) ----
+@dataclass(frozen=True, slots=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationStatement:
+    """A statement that decided a simulated request (model shape `Statement`)."""
+
+    source_policy_id: str
+    source_policy_type: str  # user | group | role | aws-managed | user-managed | resource | none
+    start_position: Position | None = None
+    end_position: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionsBoundaryDecisionDetail:
+    allowed_by_permissions_boundary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationsDecisionDetail:
+    allowed_by_organizations: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpecificResult:
+    eval_resource_name: str
+    eval_resource_decision: str  # allowed | explicitDeny | implicitDeny
+    matched_statements: tuple[SimulationStatement, ...] = ()
+    missing_context_values: tuple[str, ...] = ()
+    eval_decision_details: dict[str, str] | None = None
+    permissions_boundary_decision_detail: PermissionsBoundaryDecisionDetail | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResult:
+    eval_action_name: str
+    eval_decision: str  # allowed | explicitDeny | implicitDeny
+    eval_resource_name: str | None = None
+    matched_statements: tuple[SimulationStatement, ...] = ()
+    missing_context_values: tuple[str, ...] = ()
+    organizations_decision_detail: OrganizationsDecisionDetail | None = None
+    permissions_boundary_decision_detail: PermissionsBoundaryDecisionDetail | None = None
+    eval_decision_details: dict[str, str] | None = None
+    resource_specific_results: tuple[ResourceSpecificResult, ...] | None = None

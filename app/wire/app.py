@@ -18,7 +18,7 @@ from app.core.clock import Clock
 from app.core.ids import request_id as new_request_id
 from app.core.records import Call, RequestMeta
 from app.wire.dispatch import Dispatcher
-from app.wire.query import Outcome, QueryEndpoint, read_body
+from app.wire.query import Outcome, QueryEndpoint, QueryFastPath, read_body
 
 SIMULATE_MAX_BODY = 512 * 1024
 
@@ -39,7 +39,7 @@ class WireDeps:
     shutdown: Callable[[], Awaitable[None]] | None = None
 
 
-def create_app(deps: WireDeps) -> FastAPI:
+def create_app(deps: WireDeps) -> QueryFastPath:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if deps.startup is not None:
@@ -76,18 +76,17 @@ def create_app(deps: WireDeps) -> FastAPI:
     async def simulate(request: Request) -> Response:
         return await _simulate(deps, request)
 
-    # Plain Starlette routes: the Query endpoint reads and parses its own body (FastAPI's
-    # Form() machinery costs ~60 µs per request and would hide the raw bytes SigV4 needs).
+    # `/` is served by the raw ASGI QueryEndpoint in front of FastAPI (QueryFastPath): it
+    # reads the raw bytes SigV4 needs and skips the routing and middleware layers.
     app.router.routes.extend(
         [
-            Route("/", query.handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/v1/simulate", simulate, methods=["POST"]),
         ]
     )
-    return app
+    return QueryFastPath(query, app)
 
 
 async def _simulate(deps: WireDeps, request: Request) -> Response:

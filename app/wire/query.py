@@ -7,23 +7,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis.exceptions
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core import errors
 from app.core.clock import Clock
 from app.core.ids import request_id as new_request_id
 from app.core.records import Call, Caller, RequestMeta
+from app.wire.codec import parse_form
 from app.wire.dispatch import Dispatcher
 
 MAX_BODY = 1024 * 1024
 UNSIGNED = frozenset({"AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
-_XML = "text/xml"
 _log = logging.getLogger("tessera.wire")
 
 
@@ -55,25 +54,46 @@ class BodyTooLarge(errors.RequestEntityTooLarge):
     pass
 
 
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The raw body, refused (413) before parsing when it exceeds `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isascii() or not declared.isdigit():
-            raise errors.ValidationError("the Content-Length header is not a number")
-        if int(declared) > limit:
-            raise BodyTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+def declared_length(headers: list[tuple[bytes, bytes]], limit: int) -> None:
+    """Refuse (413) before reading when Content-Length announces more than `limit` bytes."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            if not value.isdigit():
+                raise errors.ValidationError("the Content-Length header is not a number")
+            if int(value) > limit:
+                raise BodyTooLarge(f"request body of {int(value)} bytes exceeds the limit of {limit} bytes")
+
+
+async def receive_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
+    """The raw body from the ASGI channel, refused (413) once it exceeds `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise errors.ValidationError("the client closed the connection before the body was complete")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"request body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The same cap for Starlette routes (`/v1/simulate`)."""
+    declared_length(request.scope["headers"], limit)
+    return await receive_body(request.receive, limit)
 
 
 class QueryEndpoint:
+    """A raw ASGI app: the hot path skips the framework's routing and middleware layers
+    (FastAPI's middleware stack halves a worker's request rate), everything else is served
+    by the FastAPI application behind `QueryFastPath`."""
+
     def __init__(
         self,
         *,
@@ -91,7 +111,22 @@ class QueryEndpoint:
         self._recorder = recorder
         self._clock = clock
 
-    async def handle(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, payload, rid = await self.respond(scope, receive)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"text/xml"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-amzn-requestid", rid.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def respond(self, scope: Scope, receive: Receive) -> tuple[int, bytes, str]:
         started = time.perf_counter()
         rid = new_request_id()
         service, action = "sts", "Unknown"
@@ -99,40 +134,45 @@ class QueryEndpoint:
         meta: RequestMeta | None = None
         params: dict[str, Any] | None = None
         try:
-            body = await read_body(request)
-            raw_query = request.url.query
-            pairs = self._codec_parse(body, raw_query)
+            raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+            declared_length(raw_headers, MAX_BODY)
+            body = await receive_body(receive)
+            raw_query = scope.get("query_string", b"").decode("latin-1")
+            pairs = parse_form(body, raw_query)
             version, action_name = _action_and_version(pairs)
             if version == "2010-05-08":
                 service = "iam"
             op = self._codec.operation(version, action_name)
             service, action = op.service, op.name
+            headers = _lower_join(raw_headers)
             region = None
             if action not in UNSIGNED:
+                raw_path = scope.get("raw_path") or scope.get("path", "/").encode()
                 signed = self._verifier.parse(
-                    method=request.method,
-                    raw_path=request.scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
+                    method=scope["method"],
+                    raw_path=raw_path.decode("latin-1").split("?", 1)[0] or "/",
                     raw_query=raw_query,
-                    headers=_lower_join(request.scope["headers"]),
+                    headers=headers,
                     body=body,
                     expected_service=service,
                 )
                 region = signed.region
                 caller = await self._authn.authenticate(signed)
+            client = scope.get("client")
             meta = RequestMeta(
                 request_id=rid,
                 received_at=self._clock.time(),
-                source_ip=request.client.host if request.client else None,
-                secure_transport=request.url.scheme == "https",
+                source_ip=client[0] if client else None,
+                secure_transport=scope.get("scheme") == "https",
                 region=region,
-                user_agent=request.headers.get("user-agent"),
+                user_agent=headers.get("user-agent"),
             )
             params = op.decode(pairs)
             adapter = self._dispatch.adapter(service, action, op.input_members)
             result = await adapter(Call(caller, meta), params)
             payload = op.encode(result, rid)
             self._recorder.record(Outcome(rid, service, action, 200, started, meta, caller, params, result, None))
-            return Response(payload, status_code=200, media_type=_XML, headers={"x-amzn-RequestId": rid})
+            return 200, payload, rid
         except errors.AwsError as exc:
             return self._error(rid, service, action, started, meta, caller, params, exc)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, OSError) as exc:
@@ -144,11 +184,6 @@ class QueryEndpoint:
             err = errors.InternalFailure("an internal error occurred; the request id identifies it in the server log", reason="internal_failure")
             return self._error(rid, service, action, started, meta, caller, params, err)
 
-    def _codec_parse(self, body: bytes, query: str) -> list[tuple[str, str]]:
-        from app.wire.codec import parse_form
-
-        return parse_form(body, query)
-
     def _error(
         self,
         rid: str,
@@ -159,10 +194,25 @@ class QueryEndpoint:
         caller: Caller | None,
         params: dict[str, Any] | None,
         exc: errors.AwsError,
-    ) -> Response:
+    ) -> tuple[int, bytes, str]:
         payload = self._codec.error_body(service, exc.code, exc.message, sender=exc.sender, request_id=rid)
         self._recorder.record(Outcome(rid, service, action, exc.status, started, meta, caller, params, None, exc))
-        return Response(payload, status_code=exc.status, media_type=_XML, headers={"x-amzn-RequestId": rid})
+        return exc.status, payload, rid
+
+
+class QueryFastPath:
+    """The process's ASGI entry: `GET|POST /` goes straight to the Query endpoint, every
+    other path (and the lifespan) to the FastAPI application."""
+
+    def __init__(self, query: QueryEndpoint, app: ASGIApp) -> None:
+        self._query = query
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("GET", "POST"):
+            await self._query(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def _action_and_version(pairs: list[tuple[str, str]]) -> tuple[str | None, str | None]:
@@ -183,5 +233,3 @@ def _lower_join(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         out[name] = f"{out[name]},{value}" if name in out else value
     return out
 
-
-Handler = Callable[[Request], Awaitable[Response]]
