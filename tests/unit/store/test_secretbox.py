@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from app.store.secretbox import SecretBox
+
+BOX = SecretBox(b"s" * 32)
+
+
+def test_seal_open_round_trip_and_fresh_nonces():
+    a, b = BOX.seal("secret", "AKIA1"), BOX.seal("secret", "AKIA1")
+    assert a != b and "secret" not in a
+    assert BOX.open(a, "AKIA1") == "secret"
+
+
+@pytest.mark.parametrize("mutate", [lambda s: s[:-2] + ("A" if s[-2] != "A" else "B") + s[-1], lambda s: "v2." + s[3:], lambda s: s[:10]])
+def test_altered_ciphertext_does_not_open(mutate):
+    with pytest.raises(ValueError):
+        BOX.open(mutate(BOX.seal("secret", "AKIA1")), "AKIA1")
+
+
+def test_ciphertext_bound_to_its_record():
+    with pytest.raises(ValueError):
+        BOX.open(BOX.seal("secret", "AKIA1"), "AKIA2")
+
+
+def test_other_master_key_does_not_open():
+    with pytest.raises(ValueError):
+        SecretBox(b"t" * 32).open(BOX.seal("secret", "AKIA1"), "AKIA1")
+
+
+def test_digest_is_keyed_and_stable():
+    assert BOX.digest("token") == BOX.digest("token")
+    assert BOX.digest("token") != SecretBox(b"t" * 32).digest("token")
+    assert BOX.mac(b"x", b"a") != BOX.mac(b"x", b"b")
+
+
+def test_master_key_length_enforced():
+    with pytest.raises(ValueError):
+        SecretBox(b"short")
