@@ -133,7 +133,16 @@ def app_from_env() -> QueryFastPath:
     port = int(os.environ.get("TESSERA_BIND_PORT", "8080"))
     settings = Settings.from_env(mode="serve", host=host, port=port)
     assert settings.redis_url is not None
-    return asgi(build(settings, connect(settings.redis_url)))
+    container = build(settings, connect(settings.redis_url))
+    install_logging(container)
+    return asgi(container)
+
+
+def install_logging(container: Container) -> None:
+    """Route the process's `tessera.*` log records into the JSON log (once per process)."""
+    from app.audit.log import install
+
+    install(container.recorder.logger)
 
 
 async def ensure_root_key(container: Container) -> tuple[str, str] | None:

@@ -8,6 +8,7 @@ Fields pass through the audit scrubber, so a key named like a secret (`session_t
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 
 import orjson
@@ -90,3 +91,28 @@ class AuditLog:
     def write(self, event: AuditEvent) -> None:
         level = "info" if event.outcome == "success" else "warning"
         self._logger.emit(level, "audit", event.to_record(), request_id=event.request_id)
+
+
+class JsonLogHandler(logging.Handler):
+    """Routes the standard library's `tessera.*` log records into the JSON log. Exception
+    details are reduced to the exception type: a traceback may quote request data."""
+
+    def __init__(self, logger: JsonLogger) -> None:
+        super().__init__()
+        self._logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}.get(record.levelno, "error")
+        fields: dict[str, Any] = {"logger": record.name, "message": record.getMessage()}
+        if record.exc_info and record.exc_info[0] is not None:
+            fields["exc_type"] = record.exc_info[0].__name__
+            fields["where"] = f"{record.pathname}:{record.lineno}"
+        self._logger.log(level, "app.log", **fields)
+
+
+def install(logger: JsonLogger, name: str = "tessera") -> None:
+    """Send the `tessera` logger hierarchy to `logger` (once per process, by the CLI)."""
+    target = logging.getLogger(name)
+    target.handlers[:] = [JsonLogHandler(logger)]
+    target.setLevel(logging.INFO)
+    target.propagate = False

@@ -26,11 +26,12 @@ def run_dev(*, host: str, port: int) -> int:
 async def _serve(settings: Settings) -> None:
     import uvicorn
 
-    from app.bootstrap import asgi, build, ensure_root_key
+    from app.bootstrap import asgi, build, ensure_root_key, install_logging
     from app.cli.demo import seed
     from app.store.connection import embedded
 
     container = build(settings, embedded())
+    install_logging(container)
     generated = await ensure_root_key(container)
     root = generated or (settings.root_access_key_id or "", settings.root_secret_access_key or "")
     demo = await seed(container)

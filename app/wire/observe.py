@@ -18,7 +18,7 @@ class RequestRecorder:
     def __init__(self, *, metrics: Metrics, audit: AuditLog, logger: JsonLogger, clock: Clock) -> None:
         self._metrics = metrics
         self._audit = audit
-        self._logger = logger
+        self.logger = logger
         self._clock = clock
 
     def record(self, outcome: Outcome) -> None:

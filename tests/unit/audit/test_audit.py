@@ -162,3 +162,23 @@ def test_no_sensitive_value_survives(params: dict[str, object], leak: str) -> No
 def test_logger_defaults_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     JsonLogger(None, FixedClock(0)).warning("http.request", request_id="r", status=503)
     assert json.loads(capsys.readouterr().err)["status"] == 503
+
+
+def test_stdlib_errors_become_json_lines_without_tracebacks():
+    import io
+    import json
+    import logging
+
+    from app.audit.log import JsonLogger, install
+    from app.core.clock import FixedClock
+
+    buf = io.StringIO()
+    install(JsonLogger(buf, FixedClock(0)), name="tessera.test-json")
+    try:
+        raise ValueError("secret-value-in-exception")
+    except ValueError:
+        logging.getLogger("tessera.test-json").exception("internal failure request_id=%s", "r-1")
+    line = json.loads(buf.getvalue())
+    assert line["event"] == "app.log" and line["level"] == "error"
+    assert line["message"] == "internal failure request_id=r-1" and line["exc_type"] == "ValueError"
+    assert "secret-value-in-exception" not in buf.getvalue()
