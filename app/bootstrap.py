@@ -57,7 +57,9 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.services.iam import IamService
     from app.services.sts import StsService
     from app.services.tokens import SessionTokens
+    from app.store.iam_cache import CachedIamReads
     from app.store.iam_store import IamStore
+    from app.store.keys import Keys
     from app.store.sessions import SessionStore
     from app.wire.codec import QueryCodec
     from app.wire.metrics import Metrics
@@ -70,12 +72,13 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     box = SecretBox(settings.master_key)
     account = settings.account_id
     iam_store = IamStore(redis, account=account, box=box, clock=clock)
+    hot_reads = CachedIamReads(iam_store, redis, Keys(account))  # per-IAM-epoch cache
     session_store = SessionStore(redis, box=box, clock=clock)
     tokens = SessionTokens(box)
-    authenticator = Authenticator(iam_store, session_store, tokens, account=account, clock=clock)
-    authorizer = Authorizer(iam_store, account=account, clock=clock)
+    authenticator = Authenticator(hot_reads, session_store, tokens, account=account, clock=clock)
+    authorizer = Authorizer(hot_reads, account=account, clock=clock)
     iam = IamService(iam_store, authorizer, account=account, clock=clock)
-    sts = StsService(iam_store, session_store, tokens, authorizer, account=account, clock=clock)
+    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock)
     metrics = Metrics()
     logger = JsonLogger(log_stream, clock)
     recorder = RequestRecorder(metrics=metrics, audit=AuditLog(logger), logger=logger, clock=clock)

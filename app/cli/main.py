@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8080)
     policy = sub.add_parser("policy", help="check and simulate policy documents locally")
     psub = policy.add_subparsers(dest="policy_command", required=True)
-    check = psub.add_parser("check", help="validate a policy file")
+    check = psub.add_parser("check", help="validate a policy file (errors as FILE:LINE:COL: message)")
     check.add_argument("file")
     check.add_argument("--kind", default="identity", choices=["identity", "resource", "trust", "boundary", "session", "scp", "rcp"])
     sim = psub.add_parser("simulate", help="decide one request against local policy files")
@@ -26,9 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--resource-policy", action="append", default=[], help="resource/trust policy file (repeatable)")
     sim.add_argument("--boundary", help="permissions boundary policy file")
     sim.add_argument("--session", action="append", default=None, help="session policy file (repeatable)")
-    sim.add_argument("--principal", required=True, help="principal ARN")
+    sim.add_argument("--scp", action="append", default=None, help="service control policy file (repeatable; one level)")
+    sim.add_argument("--rcp", action="append", default=None, help="resource control policy file (repeatable; one level)")
+    sim.add_argument("--principal", required=True, help="principal ARN (or a service / IdP name with --principal-type)")
+    sim.add_argument("--principal-type", default="AWS", choices=["AWS", "Service", "Federated", "Anonymous"])
     sim.add_argument("--action", required=True)
-    sim.add_argument("--resource", default="*")
+    sim.add_argument("--resource", default="*", help="resource ARN (default: *)")
     sim.add_argument("--context", action="append", default=[], help="KEY=VALUE (repeat a key for a multivalued key)")
     return p
 

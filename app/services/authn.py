@@ -5,9 +5,17 @@ temporary keys (`ASIA…`) through the session store, after the session token's 
 (no Redis lookup for a forged token). Every failure before the signature check answers
 `InvalidClientTokenId` with AWS's message (and a precise `reason` for the audit log), except a
 genuine but expired session token, which is `ExpiredToken`.
+
+One Redis round trip per request: `iam.pin(...)` (app.store.iam_cache.CachedIamReads) reads
+the IAM epoch together with the session record; the key, user and role lookups that follow
+are served from the per-epoch cache once warm. AccessKeyLastUsed is written at most once a
+minute per key and process, in the background (best effort: a failure is logged, never
+fails the request).
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, Protocol
 
 from app.core import arn as arns
@@ -16,7 +24,12 @@ from app.core.errors import ExpiredToken, InvalidClientTokenId
 from app.core.ids import TEMPORARY_KEY
 from app.core.records import Caller, Session
 from app.services.tokens import SessionTokens
+from app.store.keys import Keys
 from app.store.sessions import SessionStore
+
+_log = logging.getLogger(__name__)
+TOUCH_EVERY = 60.0  # seconds between two AccessKeyLastUsed writes for one key
+_TOUCH_MEMORY = 10_000  # keys remembered; all forgotten on overflow
 
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
@@ -45,6 +58,8 @@ class Authenticator:
         self._tokens = tokens
         self._account = account
         self._clock = clock
+        self._touched: dict[str, float] = {}
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, req: SignedRequest) -> Caller:
         if req.access_key_id.startswith(TEMPORARY_KEY):
@@ -55,6 +70,7 @@ class Authenticator:
     async def _long_term(self, req: SignedRequest) -> Caller:
         if req.security_token:
             raise _invalid("token_with_long_term_key")
+        await self._iam.pin()
         key = await self._iam.find_access_key(req.access_key_id)
         if key is None:
             raise _invalid("access_key_unknown")
@@ -71,8 +87,32 @@ class Authenticator:
                 raise _invalid("access_key_user_deleted")
             caller = Caller(kind="user", account=account, arn=user.arn, user_id=user.user_id,
                             principal_arn=user.arn, access_key_id=req.access_key_id, name=user.user_name)
-        await self._iam.touch_access_key(req.access_key_id, req.service, req.region)
+        self._touch(req.access_key_id, req.service, req.region)
         return caller
+
+    def _touch(self, access_key_id: str, service: str, region: str) -> None:
+        """AccessKeyLastUsed, throttled to one background write per key per TOUCH_EVERY."""
+        now = self._clock.time()
+        last = self._touched.get(access_key_id)
+        if last is not None and 0 <= now - last < TOUCH_EVERY:
+            return
+        if len(self._touched) >= _TOUCH_MEMORY:
+            self._touched.clear()
+        self._touched[access_key_id] = now
+        task = asyncio.get_running_loop().create_task(self._touch_now(access_key_id, service, region))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _touch_now(self, access_key_id: str, service: str, region: str) -> None:
+        try:
+            await self._iam.touch_access_key(access_key_id, service, region)
+        except Exception as exc:  # noqa: BLE001 - statistics never fail a request
+            _log.warning("could not record access key last use: %s", type(exc).__name__)
+
+    async def settle(self) -> None:
+        """Wait for the background last-used writes started so far (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     # ---- temporary keys ----
     async def _temporary(self, req: SignedRequest) -> Caller:
@@ -87,7 +127,8 @@ class Authenticator:
         now = self._clock.time()
         if claims.expires_at <= now:
             raise ExpiredToken(EXPIRED_TOKEN, reason="session_expired")
-        found = await self._sessions.get(req.access_key_id)
+        [raw] = await self._iam.pin(Keys.session(req.access_key_id))
+        found = self._sessions.live(req.access_key_id, raw)
         if found is None:
             raise _invalid("session_unknown")
         session, digest = found

@@ -154,7 +154,7 @@ class AccessKeysMixin(EntitiesMixin):
                 pipe.hset(self._k.access_key_used(access_key_id),
                           mapping={"d": str(self._clock.time()), "svc": service, "r": region})
 
-        await self._atomic([key], body)
+        await self._atomic([key], body, stats=True)
 
     async def access_key_last_used(self, access_key_id: str
                                    ) -> tuple[str, AccessKeyLastUsed] | None:

@@ -4,10 +4,17 @@ Check-then-write changes run as WATCH / reads / MULTI ... EXEC and retry when a 
 key changed in between (no Lua: the same code runs on fakeredis for `tessera dev`).
 Reads inside a transaction go through a separate non-transactional pipeline: WATCH is
 what guarantees the values read are still current at EXEC.
+
+Every IAM write also INCRements the account's IAM epoch (`Keys.epoch()`) inside the same
+MULTI/EXEC, so a reader that sees the old epoch cannot have seen the new state and one that
+sees the new epoch sees all of it (app.store.iam_cache relies on this). Only the last-used
+statistics (`stats=True`) leave the epoch alone. Write listeners (`on_write`) run after each
+successful IAM write in the writer's own task (the cache uses it for read-your-writes).
 """
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+import secrets
 from typing import Any, TypeVar
 
 from redis.exceptions import WatchError
@@ -21,6 +28,7 @@ from app.store.secretbox import SecretBox
 T = TypeVar("T")
 _RETRIES = 25
 _SCAN_CHUNK = 200
+_EPOCH_SEED_BITS = 52  # a fresh epoch starts at random; INCR has 2^63 of room above it
 
 
 class IamStoreBase:
@@ -32,23 +40,46 @@ class IamStoreBase:
         self._box = box
         self._clock = clock
         self._rng = rng
+        self._write_listeners: list[Callable[[], None]] = []
+
+    def on_write(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every successful IAM write (in the writer's task)."""
+        self._write_listeners.append(listener)
 
     # ---- transactions ----
-    async def _atomic(self, watch: Sequence[str], body: Callable[[Any], Awaitable[T]]) -> T:
+    async def _atomic(self, watch: Sequence[str], body: Callable[[Any], Awaitable[T]], *,
+                      stats: bool = False) -> T:
         """Run `body(pipe)` under WATCH; body reads, validates (raising AwsError leaves
         nothing written), may `await pipe.watch(...)` more keys, then calls `pipe.multi()`
-        and queues its writes. Retries on a concurrent change of a watched key."""
+        and queues its writes. Retries on a concurrent change of a watched key. Unless
+        `stats` (last-used statistics only), the IAM epoch is bumped in the same EXEC."""
         for _ in range(_RETRIES):
             async with self._r.pipeline(transaction=True) as pipe:
                 try:
                     if watch:
                         await pipe.watch(*watch)
                     result = await body(pipe)
+                    if not stats:
+                        self._bump_epoch(pipe)
                     await pipe.execute()
-                    return result
                 except WatchError:
                     continue
+            if not stats:
+                for listener in self._write_listeners:
+                    listener()
+            return result
         raise ConcurrentModification("the entity was modified concurrently; retry the request")
+
+    def _bump_epoch(self, pipe: Any) -> None:
+        if not pipe.explicit_transaction:  # a body that queued nothing
+            pipe.multi()
+        epoch = self._k.epoch()
+        pipe.incr(epoch)
+
+    async def epoch(self) -> str | None:
+        """The current IAM epoch (None before the first write)."""
+        raw = await self._r.get(self._k.epoch())
+        return None if raw is None else str(raw)
 
     async def _read(self, *calls: tuple[str, Any]) -> list[Any]:
         """One round trip for several reads: `_read(("get", k), ("smembers", k2))`."""

@@ -23,6 +23,11 @@ class RolesMixin(EntitiesMixin):
                                      ("hgetall", self._k.role_last_used(lname)))
         return role_from_json(raw, self.account, used) if raw is not None else None
 
+    async def get_role_record(self, name: str) -> Role | None:
+        """The role without its last-used data (one GET: the hot path's view)."""
+        raw = await self._r.get(self._k.entity("role", name.lower()))
+        return role_from_json(raw, self.account) if raw is not None else None
+
     async def _load_roles(self, lnames: list[str]) -> list[Role | None]:
         if not lnames:
             return []
@@ -117,4 +122,4 @@ class RolesMixin(EntitiesMixin):
             if there:
                 pipe.hset(used, mapping={"d": str(self._clock.time()), "r": region})
 
-        await self._atomic([key], body)
+        await self._atomic([key], body, stats=True)

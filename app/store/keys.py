@@ -21,6 +21,10 @@ case-insensitively, the record keeps the original case):
     T:rootaks           SET of the root's access key ids
     T:ids               SET of every unique id ever issued (ids are never reused)
     T:meta              HASH account facts (root creation date)
+    T:epoch             integer, INCRemented by every IAM write in its MULTI/EXEC (not by the
+                        last-used stats); read-through caches key IAM state by it. It starts at
+                        a random value (`SET NX` in the same transaction), so a flushed or
+                        restored database never repeats an epoch an old cache entry carries.
 """
 from __future__ import annotations
 
@@ -98,6 +102,10 @@ class Keys:
 
     def meta(self) -> str:
         return f"{self.tag}:meta"
+
+    def epoch(self) -> str:
+        """The account's IAM epoch (see the module docstring)."""
+        return f"{self.tag}:epoch"
 
     def all_keys_pattern(self) -> str:
         """SCAN pattern matching every IAM key of the account (tests, admin export)."""

@@ -33,6 +33,7 @@ from app.store.secretbox import SecretBox
 _KINDS = {"assumed-role": "r", "user-session": "u", "root-session": "o", "federated-user": "f"}
 _KIND_NAMES = {v: k for k, v in _KINDS.items()}
 _COMPRESS_ABOVE = 160  # chars; below this zlib+base85 does not pay
+_DECODED_MAX = 10_000  # decoded records remembered (all forgotten on overflow)
 
 
 def _derived_arn(kind: str, account: str, principal_name: str, session_name: str | None) -> str | None:
@@ -67,6 +68,10 @@ class SessionStore:
         self._redis = redis
         self._box = box
         self._clock = clock
+        # akid -> (raw record, decoded): a record never changes once written (SET NX), and
+        # decoding is a pure function of (akid, raw), so a repeat costs one string compare
+        # instead of JSON + AES-GCM; expiry is still checked against the clock every time
+        self._decoded: dict[str, tuple[str | bytes, tuple[Session, str]]] = {}
 
     # ---- write ----
     async def put(self, session: Session, token_digest: str) -> None:
@@ -135,9 +140,22 @@ class SessionStore:
             raw = await self._redis.get(Keys.session(access_key_id))
         except RedisError as exc:
             raise ServiceUnavailable("the credential store is unavailable", reason="store_unavailable") from exc
+        return self.live(access_key_id, raw)
+
+    def live(self, access_key_id: str, raw: str | bytes | None) -> tuple[Session, str] | None:
+        """`decode` of a record read elsewhere (e.g. pipelined with other reads); None when
+        missing, unreadable or expired."""
         if raw is None:
             return None
-        decoded = self.decode(access_key_id, raw)
+        known = self._decoded.get(access_key_id)
+        if known is not None and known[0] == raw:
+            decoded: tuple[Session, str] | None = known[1]
+        else:
+            decoded = self.decode(access_key_id, raw)
+            if decoded is not None:
+                if len(self._decoded) >= _DECODED_MAX:
+                    self._decoded.clear()
+                self._decoded[access_key_id] = (raw, decoded)
         if decoded is None or decoded[0].expires_at <= self._clock.time():
             return None
         return decoded

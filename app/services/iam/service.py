@@ -6,7 +6,8 @@ from app.services.iam.access_keys import AccessKeysService
 from app.services.iam.account import AccountService
 from app.services.iam.attachments import AttachmentsService
 from app.services.iam.inline import InlineService
+from app.services.iam.simulation import SimulationService
 
 
-class IamService(InlineService, AttachmentsService, AccessKeysService, AccountService):
+class IamService(InlineService, AttachmentsService, AccessKeysService, AccountService, SimulationService):
     """`IamService(store: IamStore, authz: Authorizer, *, account: str, clock: Clock)`."""

@@ -14,7 +14,7 @@ from app.core import arn
 from app.core.clock import FixedClock
 from app.core.errors import AwsError, ExpiredToken, InvalidClientTokenId, SignatureDoesNotMatch
 from app.core.records import AccessKey, Role, Session, User
-from app.services.authn import EXPIRED_TOKEN, INVALID_TOKEN, Authenticator
+from app.services.authn import EXPIRED_TOKEN, INVALID_TOKEN, TOUCH_EVERY, Authenticator
 from app.services.tokens import SessionTokens
 from app.store.secretbox import SecretBox
 from app.store.sessions import SessionStore
@@ -33,12 +33,19 @@ DEPLOY = Role("Deploy", "AROADEPLOY00000000000", "/ci/", arn.role(ACCT, "/ci/", 
 
 @dataclass
 class FakeIam:
-    """The few IamStore reads the Authenticator uses."""
+    """The few CachedIamReads calls the Authenticator makes (`pin` reads real Redis)."""
 
+    redis: aioredis.Redis
     keys: dict[str, AccessKey] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     roles: dict[str, Role] = field(default_factory=dict)
     touched: list[tuple[str, str, str]] = field(default_factory=list)
+    pins: list[tuple[str, ...]] = field(default_factory=list)
+    touch_fails: bool = False
+
+    async def pin(self, *keys: str) -> list[str | None]:
+        self.pins.append(keys)
+        return [await self.redis.get(k) for k in keys]
 
     async def find_access_key(self, akid: str) -> AccessKey | None:
         return self.keys.get(akid)
@@ -51,6 +58,8 @@ class FakeIam:
 
     async def touch_access_key(self, akid: str, service: str, region: str) -> None:
         self.touched.append((akid, service, region))
+        if self.touch_fails:
+            raise ConnectionError("store down")
 
 
 @dataclass
@@ -81,8 +90,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def iam() -> FakeIam:
+def iam(redis: aioredis.Redis) -> FakeIam:
     return FakeIam(
+        redis,
         keys={"AKIAUSER000000000000": AccessKey("alice", "AKIAUSER000000000000", "Active", NOW, USER_SECRET),
               "AKIAROOT000000000000": AccessKey("", "AKIAROOT000000000000", "Active", NOW, ROOT_SECRET),
               "AKIAOFF0000000000000": AccessKey("alice", "AKIAOFF0000000000000", "Inactive", NOW, USER_SECRET)},
@@ -123,7 +133,34 @@ async def test_user_key(authn: Authenticator, iam: FakeIam) -> None:
     caller = await authn.authenticate(Req("AKIAUSER000000000000", signed_with=USER_SECRET))
     assert (caller.kind, caller.arn, caller.user_id, caller.name) == ("user", ALICE.arn, ALICE.user_id, "alice")
     assert caller.session is None
+    assert iam.pins == [()]  # the epoch, nothing else
+    await authn.settle()
     assert iam.touched == [("AKIAUSER000000000000", "sts", "eu-west-1")]
+
+
+async def test_last_used_is_written_once_a_minute_per_key(authn: Authenticator, iam: FakeIam,
+                                                          clock: FixedClock) -> None:
+    user, root = Req("AKIAUSER000000000000", signed_with=USER_SECRET), Req("AKIAROOT000000000000",
+                                                                          signed_with=ROOT_SECRET)
+    for _ in range(3):
+        await authn.authenticate(user)
+    await authn.authenticate(root)
+    clock.advance(TOUCH_EVERY - 1)
+    await authn.authenticate(user)
+    await authn.settle()
+    assert [t[0] for t in iam.touched] == ["AKIAUSER000000000000", "AKIAROOT000000000000"]
+    clock.advance(1)
+    await authn.authenticate(user)
+    await authn.settle()
+    assert [t[0] for t in iam.touched] == ["AKIAUSER000000000000", "AKIAROOT000000000000",
+                                           "AKIAUSER000000000000"]
+
+
+async def test_last_used_failure_does_not_fail_the_request(authn: Authenticator, iam: FakeIam) -> None:
+    iam.touch_fails = True
+    caller = await authn.authenticate(Req("AKIAUSER000000000000", signed_with=USER_SECRET))
+    await authn.settle()
+    assert caller.name == "alice" and len(iam.touched) == 1
 
 
 async def test_root_key(authn: Authenticator) -> None:
@@ -144,6 +181,7 @@ async def test_long_term_refusals(authn: Authenticator, req_: Req, reason: str) 
 async def test_wrong_secret_is_signature_mismatch(authn: Authenticator, iam: FakeIam) -> None:
     with pytest.raises(SignatureDoesNotMatch):
         await authn.authenticate(Req("AKIAUSER000000000000", signed_with="wrong"))
+    await authn.settle()
     assert iam.touched == []
 
 
@@ -154,9 +192,10 @@ async def test_key_of_deleted_user(authn: Authenticator, iam: FakeIam) -> None:
 
 
 # ---- session credentials ----
-async def test_role_session(authn: Authenticator, sessions: SessionStore) -> None:
+async def test_role_session(authn: Authenticator, sessions: SessionStore, iam: FakeIam) -> None:
     token = await issue(sessions, role_session())
     caller = await authn.authenticate(Req("ASIAROLE000000000000", token, signed_with=SESSION_SECRET))
+    assert iam.pins == [("sess:ASIAROLE000000000000",)]  # epoch + session: one round trip
     assert caller.kind == "assumed-role"
     assert caller.arn == f"arn:aws:sts::{ACCT}:assumed-role/Deploy/ci"
     assert caller.principal_arn == DEPLOY.arn and caller.name == "Deploy"

@@ -19,6 +19,7 @@ from app.services.authn import Authenticator
 from app.services.authz import Authorizer
 from app.services.sts import CHAINED_LIMIT, OVER_MAX, ROOT_REFUSED, SESSION_CREDS_REFUSED, StsService
 from app.services.tokens import SessionTokens
+from app.store.iam_cache import CachedIamReads
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
 from app.store.secretbox import SecretBox
@@ -99,9 +100,10 @@ async def w(redis: aioredis.Redis) -> World:
     iam = IamStore(redis, account=ACCT, box=BOX, clock=clock)
     sessions = SessionStore(redis, box=BOX, clock=clock)
     tokens = SessionTokens(BOX)
-    authz = Authorizer(iam, account=ACCT, clock=clock)
-    world = World(iam, sessions, StsService(iam, sessions, tokens, authz, account=ACCT, clock=clock),
-                  Authenticator(iam, sessions, tokens, account=ACCT, clock=clock), authz, clock, {})
+    reads = CachedIamReads(iam, redis, Keys(ACCT))  # as bootstrap wires it: cached hot-path reads
+    authz = Authorizer(reads, account=ACCT, clock=clock)
+    world = World(iam, sessions, StsService(reads, sessions, tokens, authz, account=ACCT, clock=clock),
+                  Authenticator(reads, sessions, tokens, account=ACCT, clock=clock), authz, clock, {})
     for name in ("alice", "bob"):
         await iam.create_user(name)
         key = await iam.create_access_key(name)
