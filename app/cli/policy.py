@@ -26,7 +26,7 @@ from typing import TextIO
 from app.core.errors import AwsError, LimitExceeded, MalformedPolicyDocument
 from app.policy import CompiledPolicy, Decision, PolicyKind, Request, authorize, compile_policy, policy_size
 from app.policy.positions import locate_error, statement_spans
-from app.policy.simulation import _principal as principal_from  # the §12 principal rules, shared
+from app.policy.simulation import principal_from  # the §12 principal rules, shared
 from app.services.iam.simulation import is_trust
 
 MAX_FILE_BYTES = 1024 * 1024

@@ -49,7 +49,7 @@ def _text(obj: Mapping[str, Any], key: str, required: bool = True) -> str | None
     return value
 
 
-def _principal(req: Mapping[str, Any], has_boundary: bool) -> Principal:
+def principal_from(req: Mapping[str, Any], has_boundary: bool) -> Principal:
     name = _text(req, "principal")
     assert name is not None
     ptype = _text(req, "principal_type", required=False) or "AWS"
@@ -145,7 +145,7 @@ def simulate(request_json: dict[str, Any]) -> dict[str, Any]:
     session = _policy_list(policies, "session", PolicyKind.SESSION)
     scp = _policy_list(policies, "scp", PolicyKind.SCP)
     rcp = _policy_list(policies, "rcp", PolicyKind.RCP)
-    principal = _principal(req, boundary is not None)
+    principal = principal_from(req, boundary is not None)
     request = Request(principal, action, resource, _context(req.get("context")), account)
     decision = authorize(request, identity=identity, resource=resource_pols, boundary=boundary, session=session,
                          scp=scp, rcp=rcp, resource_requires_grant=trust)

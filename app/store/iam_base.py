@@ -74,6 +74,7 @@ class IamStoreBase:
         if not pipe.explicit_transaction:  # a body that queued nothing
             pipe.multi()
         epoch = self._k.epoch()
+        pipe.set(epoch, secrets.randbits(_EPOCH_SEED_BITS), nx=True)
         pipe.incr(epoch)
 
     async def epoch(self) -> str | None:
