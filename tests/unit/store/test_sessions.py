@@ -168,3 +168,17 @@ async def test_max_size_session_policy_stays_under_1kb(store: SessionStore, redi
     assert used is not None and used < 1024, used
     found = await store.get(session.access_key_id)
     assert found is not None and found[0].session_policy == policy
+
+
+async def test_live_decodes_a_record_once_and_rechecks_expiry(store: SessionStore, redis: aioredis.Redis,
+                                                              clock: FixedClock) -> None:
+    s = role_session()
+    await store.put(s, "digest")
+    raw = await redis.get(Keys.session(s.access_key_id))
+    first = store.live(s.access_key_id, raw)
+    assert first is not None and first[0] == s
+    assert store.live(s.access_key_id, raw) is first  # remembered: no second decode
+    assert store.live(s.access_key_id, raw.replace('"h":"digest"', '"h":"other"'))[1] == "other"  # type: ignore[index]
+    assert store.live(s.access_key_id, None) is None
+    clock.advance(3600)
+    assert store.live(s.access_key_id, raw) is None  # expiry is checked on every call
