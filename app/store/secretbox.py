@@ -42,8 +42,8 @@ class SecretBox:
 
     def digest(self, value: str | bytes) -> str:
         data = value.encode() if isinstance(value, str) else value
-        return hmac.new(self._mac_key, data, hashlib.sha256).hexdigest()
+        return hmac.digest(self._mac_key, data, "sha256").hex()
 
     def mac(self, data: bytes, purpose: bytes) -> bytes:
         """A MAC for self-authenticating values (session tokens), domain-separated."""
-        return hmac.new(self._mac_key, purpose + b"\x00" + data, hashlib.sha256).digest()
+        return hmac.digest(self._mac_key, purpose + b"\x00" + data, "sha256")
