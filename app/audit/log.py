@@ -37,6 +37,13 @@ def _opaque(value: object) -> str:
     return f"<{type(value).__name__}>"  # never str(): unknown objects may render secrets
 
 
+def _dumps(line: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(line, default=_opaque).decode()
+    except TypeError:  # what orjson cannot represent (integers beyond 64 bits): the slow path
+        return json.dumps(line, separators=(",", ":"), default=_opaque)
+
+
 class JsonLogger:
     def __init__(self, stream: TextIO | None, clock: Clock, *, level: str = "info") -> None:
         """`stream` None means standard error."""
@@ -66,7 +73,7 @@ class JsonLogger:
             line["request_id"] = request_id
         for key, value in record.items():
             line.setdefault(key, value)
-        self._stream.write(orjson.dumps(line, default=_opaque).decode() + "\n")
+        self._stream.write(_dumps(line) + "\n")
         self._stream.flush()
 
     def debug(self, event: str, **kw: Any) -> None:

@@ -24,6 +24,28 @@ from wrkrun import SignedRequest, WrkResult
 GCI_BODY = f"Action=GetCallerIdentity&Version={wrkrun.STS_VERSION}"
 
 
+def _cpu_times(cpu: int) -> tuple[int, int]:
+    with open("/proc/stat", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(f"cpu{cpu} "):
+                fields = [int(x) for x in line.split()[1:]]
+                idle = fields[3] + fields[4]
+                return sum(fields) - idle, sum(fields)
+    return 0, 0
+
+
+def wait_for_idle_cpu(cpu: int, *, busy_below: float = 0.10, timeout: float = 30.0) -> None:
+    """Block until `cpu` is less than `busy_below` busy over a 0.5 s window (or timeout)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        b0, t0 = _cpu_times(cpu)
+        time.sleep(0.5)
+        b1, t1 = _cpu_times(cpu)
+        if t1 == t0 or (b1 - b0) / (t1 - t0) < busy_below:
+            return
+    log(f"cpu{cpu} still busy after {timeout:.0f} s; measuring anyway")
+
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -94,6 +116,10 @@ class Bench:
             log(f"{what} FAILED: {type(exc).__name__}: {exc}")
 
     def load(self, target: str, name: str, req: SignedRequest) -> WrkResult:
+        # Both servers share the server core: a server still working off its previous run's
+        # backlog (moto answers slowly and keeps going after wrk stops) must not steal the
+        # core from the next one. Wait until the core is idle before every measurement.
+        wait_for_idle_cpu(self.args.server_cpu)
         status, body = wrkrun.check_once(req)
         if status != 200:
             raise RuntimeError(f"{target} {name}: prepared request got {status}: {body[:400]}")

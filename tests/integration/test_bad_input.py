@@ -7,11 +7,10 @@ import httpx
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from .conftest import REGION, ROOT_AKID, ROOT_SECRET, client, unique
+from .conftest import REGION, ROOT_AKID, ROOT_SECRET, unique
 
 
 def post(server, body: str | bytes, service: str = "iam", headers: dict[str, str] | None = None) -> httpx.Response:

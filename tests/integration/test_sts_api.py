@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import ACCOUNT, Identity, allow, client, trust, unique
+from .conftest import ACCOUNT, allow, client, trust, unique
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> str:

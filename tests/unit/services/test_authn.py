@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from app.core import arn
@@ -73,15 +71,6 @@ class Req:
     def verify(self, secret_access_key: str) -> None:
         if secret_access_key != self.signed_with:
             raise SignatureDoesNotMatch("The request signature we calculated does not match")
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def redis() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(URL, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 @pytest.fixture

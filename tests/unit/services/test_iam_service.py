@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from app.core import arn
@@ -66,15 +65,6 @@ class Authz:
         self.calls.append((action, resource, dict(context or {}), tuple(resource_tags)))
         if action in self.deny:
             raise AccessDenied(f"not authorized to perform: {action} on resource: {resource}")
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def redis() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(URL, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -83,15 +82,6 @@ class World:
     async def assume(self, who: str | Credentials, role: str, **kw: object) -> dict:
         return await self.sts.assume_role(await self.call(who), role_arn=f"arn:aws:iam::{ACCT}:role/{role}",
                                           role_session_name=kw.pop("name", "s1"), **kw)  # type: ignore[arg-type]
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def redis() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(URL, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 @pytest_asyncio.fixture(loop_scope="function")

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -11,15 +9,6 @@ from redis.exceptions import ResponseError
 from app.store.batching import AutoPipeline
 
 URL = "redis://127.0.0.1:6379/9"
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def redis():
-    client = aioredis.Redis.from_url(URL, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 class Counting:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from app.core import arn
@@ -52,15 +51,6 @@ class CountingStore(IamStore):
     async def principal_policies(self, kind: str, name: str) -> Any:
         self.reads += 1
         return await super().principal_policies(kind, name)
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def redis() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(URL, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 @pytest.fixture

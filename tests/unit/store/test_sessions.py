@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from app.core import arn
@@ -33,15 +31,6 @@ def role_session(akid: str = "ASIAAAAAAAAAAAAAAAA1", **kw: object) -> Session:
         principal_name="Deploy", issued_at=NOW, expires_at=NOW + 3600, session_name="alice",
     )
     return replace(base, **kw)  # type: ignore[arg-type]
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def redis() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(URL, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 @pytest.fixture

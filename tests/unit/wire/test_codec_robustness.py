@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.errors import AwsError, InvalidAction, MissingAction, ValidationError
-from app.core.records import AssumedRoleUser, Credentials, Role, Tag
+from app.core.records import Credentials, Role, Tag
 from app.wire.codec import MAX_PAIRS, QueryCodec, parse_form
 
 CODEC = QueryCodec()
