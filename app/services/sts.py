@@ -7,8 +7,8 @@ only after `SessionStore.put` succeeded (nothing is issued that was not durably 
 Choices where AWS is silent or unobservable here:
 - the 2048-character session-policy limit counts the inline policy (IAM-style, without
   whitespace) plus the ARNs passed in `PolicyArns` (the plaintext the caller sends);
-- `PackedPolicySize` = zlib-compressed size of the canonical JSON of session policies + session
-  tags, as a percentage of 2048 bytes (a small policy lands near AWS's typical 5–10%);
+- `PackedPolicySize` and the session-tag / source-identity inheritance rules:
+  `app.services.role_session`;
 - any temporary caller (role session or GetSessionToken session) counts as role chaining;
 - inherited transitive tags need `sts:TagSession` in the next role's trust policy, as new tags do;
 - GetAccessKeyInfo answers this account for any well-formed id: AWS derives the account from the
@@ -16,11 +16,8 @@ Choices where AWS is silent or unobservable here:
 """
 from __future__ import annotations
 
-import json
-import math
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from app.core import arn as arns
@@ -28,9 +25,16 @@ from app.core import ids
 from app.core.clock import Clock
 from app.core.errors import AccessDenied, PackedPolicyTooLarge, ValidationError
 from app.core.records import AssumedRoleUser, Call, Caller, Credentials, Role, Session, Tag
-from app.policy import PolicyKind, Principal, compile_policy
+from app.policy import PolicyKind, compile_policy
 from app.policy.document import policy_size
 from app.services.authz import Authorizer
+from app.services.role_session import (
+    IssuedRoleSession,
+    RoleSessionRequest,
+    packed_policy_size,
+    resolve_session_tags,
+    resolve_source_identity,
+)
 from app.services.tokens import SessionTokens
 from app.store.sessions import SessionStore
 
@@ -41,58 +45,14 @@ SESSION_CREDS_REFUSED = "Cannot call GetSessionToken with session credentials"
 MFA_FAILED = "MultiFactorAuthentication failed with invalid MFA one time pass code."
 SESSION_POLICY_CHARS = 2048
 MAX_POLICY_ARNS = 10
-PACKED_BUDGET = 2048
 
 
 class MfaVerifier(Protocol):
     async def verify(self, caller: Caller, serial_number: str, token_code: str) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class RoleSessionRequest:
-    """Everything one role session is minted from. `principal` is set for AssumeRoleWith*
-    (the identity provider); otherwise the trust policy is evaluated for `call.caller`."""
-
-    role_arn: str
-    session_name: str
-    action: str = "sts:AssumeRole"
-    duration_seconds: int | None = None
-    policy: str | None = None
-    policy_arns: tuple[str, ...] = ()
-    tags: tuple[Tag, ...] = ()
-    transitive_tag_keys: tuple[str, ...] = ()
-    source_identity: str | None = None
-    external_id: str | None = None
-    mfa_authenticated: bool = False
-    principal: Principal | None = None
-    federated_provider: str | None = None
-    federation_context: tuple[tuple[str, str], ...] = ()  # also offered to the trust policy
-    not_after: float | None = None  # e.g. SAML SessionNotOnOrAfter
-    extra_context: tuple[tuple[str, str], ...] = field(default=())  # trust-only keys
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedRoleSession:
-    credentials: Credentials
-    assumed_role_user: AssumedRoleUser
-    packed_policy_size: int | None
-    source_identity: str | None
-    session: Session
-
-
 def _tags(raw: Sequence[dict[str, str]] | None) -> tuple[Tag, ...]:
     return tuple(Tag(t["Key"], t.get("Value", "")) for t in raw or ())
-
-
-def packed_policy_size(policy: str | None, policy_arns: Sequence[str], tags: Sequence[Tag],
-                       transitive: Sequence[str]) -> int:
-    try:
-        text = json.dumps(json.loads(policy), separators=(",", ":")) if policy else ""
-    except ValueError:
-        text = policy or ""
-    blob = json.dumps([text, list(policy_arns), [[t.key, t.value] for t in tags], list(transitive)],
-                      separators=(",", ":"), ensure_ascii=False)
-    return math.ceil(len(zlib.compress(blob.encode("utf-8"), 9)) * 100 / PACKED_BUDGET)
 
 
 class StsService:
@@ -174,8 +134,8 @@ class StsService:
         if duration > role.max_session_duration:
             raise ValidationError(OVER_MAX, reason="duration_over_max")
         await self._check_session_policies(req.policy, req.policy_arns)
-        tags, transitive = self._session_tags(req, inherited)
-        source_identity = self._source_identity(req.source_identity, inherited)
+        tags, transitive = resolve_session_tags(req, inherited)
+        source_identity = resolve_source_identity(req.source_identity, inherited)
         await self._check_trust(call, req, role, tags, transitive, source_identity)
         packed = None
         if req.policy is not None or req.policy_arns or tags:
@@ -238,43 +198,6 @@ class StsService:
             if await self._iam.managed_policy_document(policy_arn) is None:
                 raise ValidationError(f"the session policy `{policy_arn}` does not exist",
                                       reason="session_policy_unknown")
-
-    def _session_tags(self, req: RoleSessionRequest,
-                      inherited: Session | None) -> tuple[tuple[Tag, ...], tuple[str, ...]]:
-        """(session tags, transitive keys): the new tags plus the caller's transitive ones."""
-        seen: set[str] = set()
-        for tag in req.tags:
-            low = tag.key.lower()
-            if low.startswith("aws:"):
-                raise ValidationError(f"session tag key `{tag.key}` may not start with `aws:`")
-            if low in seen:
-                raise ValidationError("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
-            seen.add(low)
-        for key in req.transitive_tag_keys:
-            if key.lower() not in seen:
-                raise ValidationError(f"transitive tag key `{key}` is not one of the session tags")
-        carried: list[Tag] = []
-        carried_keys: list[str] = []
-        if inherited is not None:
-            keys = {k.lower() for k in inherited.transitive_tag_keys}
-            carried = [t for t in inherited.tags if t.key.lower() in keys]
-            carried_keys = list(inherited.transitive_tag_keys)
-            for tag in carried:
-                if tag.key.lower() in seen:
-                    raise ValidationError(f"session tag `{tag.key}` is inherited as a transitive tag "
-                                          "and cannot be overridden", reason="transitive_tag_override")
-        transitive = tuple(dict.fromkeys([*carried_keys, *req.transitive_tag_keys]))
-        return tuple(carried) + req.tags, transitive
-
-    @staticmethod
-    def _source_identity(requested: str | None, inherited: Session | None) -> str | None:
-        if requested is not None and requested.lower().startswith("aws:"):
-            raise ValidationError("SourceIdentity may not start with `aws:`")
-        current = inherited.source_identity if inherited is not None else None
-        if current is not None and requested is not None and requested != current:
-            raise ValidationError(f"the source identity `{current}` of the calling session cannot be changed",
-                                  reason="source_identity_immutable")
-        return current if current is not None else requested
 
     async def _check_trust(self, call: Call, req: RoleSessionRequest, role: Role, tags: tuple[Tag, ...],
                            transitive: tuple[str, ...], source_identity: str | None) -> None:

@@ -3,6 +3,7 @@ page of entities)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from app.core.records import (
@@ -38,16 +39,21 @@ class DetailsMixin(EntitiesMixin):
         """All lowercased names of `user`/`group`/`role`/`policy`, in order."""
         return await self._names(kind)
 
+    async def _rows(self, lnames: list[str],
+                    row: Callable[[str], list[tuple[str, Any]]]) -> list[list[Any]]:
+        """One pipelined read of `row(name)` for every name -> the replies, one list per name."""
+        calls = [c for n in lnames for c in row(n)]
+        got = await self._read(*calls) if calls else []
+        width = len(calls) // len(lnames) if lnames else 0
+        return [got[width * i: width * i + width] for i in range(len(lnames))]
+
     async def user_details(self, lnames: list[str]) -> list[UserDetail]:
         k = self._k
-        calls: list[tuple[str, Any]] = []
-        for n in lnames:
-            calls += [("get", k.entity("user", n)), ("hgetall", k.inline("user", n)),
-                      ("smembers", k.user_groups(n)), ("smembers", k.attached("user", n))]
-        got = await self._read(*calls) if calls else []
+        rows = await self._rows(lnames, lambda n: [
+            ("get", k.entity("user", n)), ("hgetall", k.inline("user", n)),
+            ("smembers", k.user_groups(n)), ("smembers", k.attached("user", n))])
         out: list[UserDetail] = []
-        for i in range(len(lnames)):
-            raw, inline, groups, attached = got[4 * i: 4 * i + 4]
+        for raw, inline, groups, attached in rows:
             if raw is None:
                 continue
             u = user_from_json(raw, self.account)
@@ -67,14 +73,11 @@ class DetailsMixin(EntitiesMixin):
 
     async def group_details(self, lnames: list[str]) -> list[GroupDetail]:
         k = self._k
-        calls: list[tuple[str, Any]] = []
-        for n in lnames:
-            calls += [("get", k.entity("group", n)), ("hgetall", k.inline("group", n)),
-                      ("smembers", k.attached("group", n))]
-        got = await self._read(*calls) if calls else []
+        rows = await self._rows(lnames, lambda n: [
+            ("get", k.entity("group", n)), ("hgetall", k.inline("group", n)),
+            ("smembers", k.attached("group", n))])
         out: list[GroupDetail] = []
-        for i in range(len(lnames)):
-            raw, inline, attached = got[3 * i: 3 * i + 3]
+        for raw, inline, attached in rows:
             if raw is None:
                 continue
             g = group_from_json(raw, self.account)
@@ -86,14 +89,11 @@ class DetailsMixin(EntitiesMixin):
 
     async def role_details(self, lnames: list[str]) -> list[RoleDetail]:
         k = self._k
-        calls: list[tuple[str, Any]] = []
-        for n in lnames:
-            calls += [("get", k.entity("role", n)), ("hgetall", k.inline("role", n)),
-                      ("smembers", k.attached("role", n)), ("hgetall", k.role_last_used(n))]
-        got = await self._read(*calls) if calls else []
+        rows = await self._rows(lnames, lambda n: [
+            ("get", k.entity("role", n)), ("hgetall", k.inline("role", n)),
+            ("smembers", k.attached("role", n)), ("hgetall", k.role_last_used(n))])
         out: list[RoleDetail] = []
-        for i in range(len(lnames)):
-            raw, inline, attached, used = got[4 * i: 4 * i + 4]
+        for raw, inline, attached, used in rows:
             if raw is None:
                 continue
             r = role_from_json(raw, self.account, used)
@@ -108,14 +108,11 @@ class DetailsMixin(EntitiesMixin):
 
     async def policy_details(self, lnames: list[str]) -> list[ManagedPolicyDetail]:
         k = self._k
-        calls: list[tuple[str, Any]] = []
-        for n in lnames:
-            calls += [("get", k.policy(n)), ("scard", k.policy_entities(n)),
-                      ("scard", k.policy_boundary_users(n)), ("hgetall", k.policy_versions(n))]
-        got = await self._read(*calls) if calls else []
+        rows = await self._rows(lnames, lambda n: [
+            ("get", k.policy(n)), ("scard", k.policy_entities(n)),
+            ("scard", k.policy_boundary_users(n)), ("hgetall", k.policy_versions(n))])
         out: list[ManagedPolicyDetail] = []
-        for i in range(len(lnames)):
-            raw, att, bnd, versions = got[4 * i: 4 * i + 4]
+        for raw, att, bnd, versions in rows:
             if raw is None:
                 continue
             p, _ = policy_from_json(raw, self.account, att, bnd)

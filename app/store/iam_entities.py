@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from app.core import arn as arns
 from app.core.errors import LimitExceeded, NoSuchEntity
@@ -14,6 +14,7 @@ from app.store.iam_codec import dumps, tags_from_json, tags_to_json
 
 MAX_TAGS = 50
 NOUN = {"user": "user", "group": "group", "role": "role", "policy": "policy"}
+T = TypeVar("T")
 
 
 def not_found(kind: str, name: str) -> NoSuchEntity:
@@ -39,6 +40,14 @@ def drop_tags(current: tuple[Tag, ...], keys: Sequence[str]) -> tuple[Tag, ...]:
 
 
 class EntitiesMixin(IamStoreBase):
+    async def _load_entities(self, kind: str, lnames: list[str],
+                             decode: Callable[[Any, str], T]) -> list[T | None]:
+        """The records of these lowercased names in one MGET; None where one is gone."""
+        if not lnames:
+            return []
+        raws = await self._r.mget([self._k.entity(kind, n) for n in lnames])
+        return [decode(r, self.account) if r else None for r in raws]
+
     def policy_lname(self, policy_arn: str) -> str | None:
         """Lowercased name of a customer managed policy ARN of this account, else None."""
         a = arns.parse(policy_arn)

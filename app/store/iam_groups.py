@@ -22,10 +22,7 @@ class GroupsMixin(UsersMixin, EntitiesMixin):
         return group_from_json(raw, self.account) if raw is not None else None
 
     async def _load_groups(self, lnames: list[str]) -> list[Group | None]:
-        if not lnames:
-            return []
-        raws = await self._r.mget([self._k.entity("group", n) for n in lnames])
-        return [group_from_json(r, self.account) if r else None for r in raws]
+        return await self._load_entities("group", lnames, group_from_json)
 
     async def list_groups(self, path_prefix: str = "/", after: str | None = None,
                           limit: int = 100) -> tuple[list[Group], bool]:

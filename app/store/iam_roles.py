@@ -29,10 +29,7 @@ class RolesMixin(EntitiesMixin):
         return role_from_json(raw, self.account) if raw is not None else None
 
     async def _load_roles(self, lnames: list[str]) -> list[Role | None]:
-        if not lnames:
-            return []
-        raws = await self._r.mget([self._k.entity("role", n) for n in lnames])
-        return [role_from_json(r, self.account) if r else None for r in raws]
+        return await self._load_entities("role", lnames, role_from_json)
 
     async def list_roles(self, path_prefix: str = "/", after: str | None = None,
                          limit: int = 100) -> tuple[list[Role], bool]:

@@ -21,10 +21,7 @@ class UsersMixin(EntitiesMixin):
         return user_from_json(raw, self.account) if raw is not None else None
 
     async def _load_users(self, lnames: list[str]) -> list[User | None]:
-        if not lnames:
-            return []
-        raws = await self._r.mget([self._k.entity("user", n) for n in lnames])
-        return [user_from_json(r, self.account) if r else None for r in raws]
+        return await self._load_entities("user", lnames, user_from_json)
 
     async def list_users(self, path_prefix: str = "/", after: str | None = None,
                          limit: int = 100) -> tuple[list[User], bool]:

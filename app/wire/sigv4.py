@@ -3,8 +3,8 @@
 `SigV4Verifier.parse` checks everything that does not need the secret (structure, scope,
 clock skew) and returns a `SignedRequest`; the caller resolves the access key to its secret
 and calls `SignedRequest.verify(secret)`, which builds the canonical request lazily and
-compares signatures in constant time. Derived signing keys are cached per
-(secret, date, region, service) under a SHA-256 of those four, never under the secret itself.
+compares signatures in constant time (`app.wire.sigv4_request` owns that half: the canonical
+request, the derived-signing-key cache and the check).
 
 Choices (reference §7, §1.4.1):
 - any syntactically valid region is accepted; the service must be `expected_service` if given;
@@ -16,34 +16,33 @@ Messages never contain the signature, the security token or any secret.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import NamedTuple
-from urllib.parse import quote, unquote, unquote_to_bytes
+from urllib.parse import unquote
 
 from app.core.clock import Clock
 from app.core.errors import (
     IncompleteSignature,
     InvalidClientTokenId,
     MissingAuthenticationToken,
-    SignatureDoesNotMatch,
+)
+from app.wire.sigv4_request import (
+    ALGORITHM,
+    MISMATCH_MESSAGE,
+    TERMINATOR,
+    SignatureInputs,
+    SignedRequest,
+    SigningKeys,
+    mismatch,
 )
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-TERMINATOR = "aws4_request"
-MISMATCH_MESSAGE = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your AWS Secret Access Key and signing method. "
-    "Consult the service documentation for details."
-)
+__all__ = ["ALGORITHM", "INVALID_TOKEN_MESSAGE", "MISMATCH_MESSAGE", "MISSING_TOKEN_MESSAGE", "TERMINATOR",
+           "SignedRequest", "SigV4Verifier"]
+
 MISSING_TOKEN_MESSAGE = "Request is missing Authentication Token"
 INVALID_TOKEN_MESSAGE = "The security token included in the request is invalid."
 
@@ -63,16 +62,10 @@ _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _HEX64 = _SIGNATURE
 _LONG_HEX = re.compile(r"[0-9a-fA-F]{16,}")
 _EXPIRES = re.compile(r"[0-9]{1,7}")
-# already canonical: unreserved characters, or %XX (upper-case) of a byte that must stay encoded
-_CANONICAL = re.compile(r"(?:[A-Za-z0-9._~-]+|%(?!2[DE]|3[0-9]|[46][1-9A-F]|[57][0-9A]|5F|7E)[0-9A-F]{2})*")
 
 
 def _incomplete(message: str, reason: str) -> IncompleteSignature:
     return IncompleteSignature(message, reason=reason)
-
-
-def _mismatch(reason: str, message: str = MISMATCH_MESSAGE) -> SignatureDoesNotMatch:
-    return SignatureDoesNotMatch(message, reason=reason)
 
 
 def _amz(t: float) -> str:
@@ -104,127 +97,11 @@ def _amz_epoch(amz_date: str) -> float | None:
         return None
 
 
-class _SigningKeys:
-    """Bounded LRU of derived signing keys, keyed by a hash of (secret, scope)."""
-
-    __slots__ = ("_entries", "_size")
-
-    def __init__(self, size: int) -> None:
-        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
-        self._size = max(0, size)
-
-    def get(self, secret: str, date: str, region: str, service: str) -> bytes:
-        ident = hashlib.sha256(f"{date}\0{region}\0{service}\0{secret}".encode()).digest()
-        key = self._entries.get(ident)
-        if key is not None:
-            self._entries.move_to_end(ident)
-            return key
-        key = hmac.digest(("AWS4" + secret).encode(), date.encode(), "sha256")
-        for part in (region, service, TERMINATOR):
-            key = hmac.digest(key, part.encode(), "sha256")
-        if self._size:
-            self._entries[ident] = key
-            if len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return key
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-def _remove_dot_segments(path: str) -> str:
-    """botocore's normalisation: drop '.', '' and resolve '..' segments."""
-    out: list[str] = []
-    for seg in path.split("/"):
-        if seg == "..":
-            if out:
-                out.pop()
-        elif seg and seg != ".":
-            out.append(seg)
-    first = "/" if path.startswith("/") else ""
-    last = "/" if path.endswith("/") and out else ""
-    return first + "/".join(out) + last
-
-
-@lru_cache(maxsize=1024)
-def _canonical_uri(raw_path: str) -> str:
-    return quote(_remove_dot_segments(raw_path) or "/", safe="/~")
-
-
-def _canonical_component(raw: str) -> str:
-    """Percent-decode (no '+' -> space) and re-encode per RFC 3986, skipping canonical input."""
-    if _CANONICAL.fullmatch(raw):
-        return raw
-    return quote(unquote_to_bytes(raw), safe="")
-
-
-def _canonical_query(pairs: tuple[tuple[str, str], ...]) -> str:
-    enc = sorted((_canonical_component(name), _canonical_component(value)) for name, value in pairs)
-    return "&".join(f"{n}={v}" for n, v in enc)
-
-
-class _Inputs(NamedTuple):
-    """What `verify` needs beyond the public fields (kept out of repr and equality)."""
-
-    signature: str
-    method: str
-    raw_path: str
-    query: tuple[tuple[str, str], ...]
-    headers: tuple[tuple[str, str], ...]  # (signed name, value) in SignedHeaders order
-    signed_headers: str
-    content_sha256: str | None
-    body: bytes
-    keys: _SigningKeys
-
-
-@dataclass(frozen=True, slots=True)
-class SignedRequest:
-    access_key_id: str
-    security_token: str | None = field(repr=False)
-    region: str
-    service: str
-    scope_date: str
-    amz_date: str
-    presigned: bool
-    signed_at: float
-    _inputs: _Inputs = field(repr=False, compare=False)
-
-    @property
-    def scope(self) -> str:
-        return f"{self.scope_date}/{self.region}/{self.service}/{TERMINATOR}"
-
-    def canonical_request(self) -> str:
-        i = self._inputs
-        body_hash = hashlib.sha256(i.body).hexdigest()
-        if i.content_sha256 is not None:
-            if not hmac.compare_digest(i.content_sha256, body_hash):
-                raise _mismatch("sigv4_payload_hash_mismatch")
-            body_hash = i.content_sha256
-        headers = "".join(f"{name}:{' '.join(value.split())}\n" for name, value in i.headers)
-        return "\n".join((i.method, _canonical_uri(i.raw_path), _canonical_query(i.query),
-                          headers, i.signed_headers, body_hash))
-
-    def string_to_sign(self) -> str:
-        digest = hashlib.sha256(self.canonical_request().encode()).hexdigest()
-        return f"{ALGORITHM}\n{self.amz_date}\n{self.scope}\n{digest}"
-
-    def verify(self, secret_access_key: str) -> None:
-        """Raise SignatureDoesNotMatch unless the request was signed with this secret."""
-        try:
-            to_sign = self.string_to_sign().encode()
-        except UnicodeError:  # lone surrogates: no client can have signed this
-            raise _mismatch("sigv4_undecodable_input") from None
-        key = self._inputs.keys.get(secret_access_key, self.scope_date, self.region, self.service)
-        expected = hmac.digest(key, to_sign, "sha256").hex()
-        if not hmac.compare_digest(expected.encode(), self._inputs.signature.encode()):
-            raise _mismatch("sigv4_signature_mismatch")
-
-
 class SigV4Verifier:
     def __init__(self, *, clock: Clock, max_skew: int = 900, key_cache_size: int = 4096) -> None:
         self._clock = clock
         self._max_skew = max_skew
-        self._keys = _SigningKeys(key_cache_size)
+        self._keys = SigningKeys(key_cache_size)
 
     def parse(self, *, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
               body: bytes, expected_service: str | None = None) -> SignedRequest:
@@ -257,27 +134,27 @@ class SigV4Verifier:
         else:
             raise MissingAuthenticationToken(MISSING_TOKEN_MESSAGE, reason="sigv4_missing")
         if algorithm != ALGORITHM:
-            raise _mismatch("sigv4_unsupported_algorithm",
+            raise mismatch("sigv4_unsupported_algorithm",
                             f"unsupported signature algorithm '{_shown(algorithm, 32)}'; expected {ALGORITHM}")
         akid, scope_date, region, service = self._credential(credential, expected_service)
         amz_date, signed_at = self._date(raw_date, None if presigned else headers.get("date"))
         names = self._signed_header_names(signed, headers)
         if not _SIGNATURE.fullmatch(signature):
-            raise _mismatch("sigv4_signature_malformed")
+            raise mismatch("sigv4_signature_malformed")
         if token is not None and len(token) > _MAX_TOKEN:
             raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE, reason="sigv4_token_too_large")
         content_sha = headers.get("x-amz-content-sha256")
         if content_sha is not None and not _HEX64.fullmatch(content_sha):
-            raise _mismatch("sigv4_unsigned_payload_refused")
+            raise mismatch("sigv4_unsigned_payload_refused")
         if scope_date != amz_date[:8]:
-            raise _mismatch("sigv4_scope_date_mismatch",
+            raise mismatch("sigv4_scope_date_mismatch",
                             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
                             f"from HTTP: '{_shown(scope_date, 16)}' != '{amz_date[:8]}', from '{amz_date}'.")
         self._check_time(amz_date, signed_at, self._expires(auth_q) if presigned else None)
         return SignedRequest(
             access_key_id=akid, security_token=token, region=region, service=service,
             scope_date=scope_date, amz_date=amz_date, presigned=presigned, signed_at=signed_at,
-            _inputs=_Inputs(signature, method, raw_path, query, tuple((n, headers[n]) for n in names), signed,
+            _inputs=SignatureInputs(signature, method, raw_path, query, tuple((n, headers[n]) for n in names), signed,
                             content_sha, body, self._keys),
         )
 
@@ -334,15 +211,15 @@ class SigV4Verifier:
         if not _AKID.fullmatch(akid):
             raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE, reason="sigv4_access_key_malformed")
         if terminator != TERMINATOR:
-            raise _mismatch("sigv4_bad_terminator", "Credential should be scoped with a valid terminator: "
+            raise mismatch("sigv4_bad_terminator", "Credential should be scoped with a valid terminator: "
                             f"'{TERMINATOR}', not '{_shown(terminator, 32)}'.")
         if expected_service is not None and service != expected_service:
-            raise _mismatch("sigv4_wrong_service",
+            raise mismatch("sigv4_wrong_service",
                             f"Credential should be scoped to correct service: '{expected_service}'.")
         if not _SERVICE.fullmatch(service):
-            raise _mismatch("sigv4_bad_service", "Credential should be scoped to a valid service.")
+            raise mismatch("sigv4_bad_service", "Credential should be scoped to a valid service.")
         if not _REGION.fullmatch(region):
-            raise _mismatch("sigv4_bad_region", "Credential should be scoped to a valid region.")
+            raise mismatch("sigv4_bad_region", "Credential should be scoped to a valid region.")
         return akid, date, region, service
 
     @staticmethod
@@ -371,7 +248,7 @@ class SigV4Verifier:
             raise _incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
                               "sigv4_host_not_signed")
         if any(n not in headers for n in names):
-            raise _mismatch("sigv4_signed_header_missing")
+            raise mismatch("sigv4_signed_header_missing")
         return names
 
     def _expires(self, q: Mapping[str, str]) -> int:
@@ -388,8 +265,8 @@ class SigV4Verifier:
         skew = self._max_skew
         window = skew if expires is None else min(expires, skew)
         if (signed_at < now - window) if expires is None else (now > signed_at + window):
-            raise _mismatch("sigv4_expired", f"Signature expired: {amz_date} is now earlier than "
+            raise mismatch("sigv4_expired", f"Signature expired: {amz_date} is now earlier than "
                             f"{_amz(now - window)} ({_amz(now)} - {_span(window)})")
         if signed_at > now + skew:
-            raise _mismatch("sigv4_not_yet_current", f"Signature not yet current: {amz_date} is still later "
+            raise mismatch("sigv4_not_yet_current", f"Signature not yet current: {amz_date} is still later "
                             f"than {_amz(now + skew)} ({_amz(now)} + {_span(skew)})")

@@ -85,6 +85,16 @@ def tag_context(tags: Sequence[Tag]) -> dict[str, ContextValue]:
     return ctx
 
 
+def untag_context(tag_keys: Sequence[str]) -> dict[str, ContextValue]:
+    return {"aws:TagKeys": list(tag_keys)}
+
+
+def tag_listing(tags: Sequence[Tag], marker: str | None, max_items: int | None) -> dict[str, Any]:
+    """List<Entity>Tags: the entity's tags ordered by key (case-insensitively), paged."""
+    return listing("tags", *page(sorted(tags, key=lambda t: t.key.lower()), lambda t: t.key.lower(),
+                                 marker, max_items))
+
+
 class IamServiceBase:
     def __init__(self, store: IamStore, authz: Authorizer, *, account: str,
                  clock: Clock) -> None:

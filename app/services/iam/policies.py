@@ -17,6 +17,8 @@ from app.services.iam.base import (
     page,
     parse_tags,
     tag_context,
+    tag_listing,
+    untag_context,
 )
 
 
@@ -136,11 +138,10 @@ class PoliciesService(IamServiceBase):
     async def untag_policy(self, call: Call, *, policy_arn: str,
                            tag_keys: Sequence[str]) -> None:
         policy = await self._policy_target(call, "UntagPolicy", policy_arn,
-                                           context={"aws:TagKeys": list(tag_keys)})
+                                           context=untag_context(tag_keys))
         await self._store.untag("policy", policy.policy_name.lower(), tag_keys)
 
     async def list_policy_tags(self, call: Call, *, policy_arn: str, marker: str | None = None,
                                max_items: int | None = None) -> dict[str, Any]:
         policy = await self._policy_target(call, "ListPolicyTags", policy_arn)
-        return listing("tags", *page(sorted(policy.tags, key=lambda t: t.key.lower()),
-                                     lambda t: t.key.lower(), marker, max_items))
+        return tag_listing(policy.tags, marker, max_items)

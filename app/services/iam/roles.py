@@ -9,7 +9,7 @@ from typing import Any
 from app.core import arn as arns
 from app.core.errors import MalformedPolicyDocument, NoSuchEntity
 from app.core.records import Call, Role
-from app.services.iam.base import ContextValue, IamServiceBase, listing, page, parse_tags, tag_context
+from app.services.iam.base import ContextValue, IamServiceBase, parse_tags, tag_context, tag_listing, untag_context
 
 
 def role_missing(name: str) -> NoSuchEntity:
@@ -112,14 +112,13 @@ class RolesService(IamServiceBase):
 
     async def untag_role(self, call: Call, *, role_name: str, tag_keys: Sequence[str]) -> None:
         await self._role_target(call, "UntagRole", role_name,
-                                context={"aws:TagKeys": list(tag_keys)})
+                                context=untag_context(tag_keys))
         await self._store.untag("role", role_name, tag_keys)
 
     async def list_role_tags(self, call: Call, *, role_name: str, marker: str | None = None,
                              max_items: int | None = None) -> dict[str, Any]:
         role = await self._role_target(call, "ListRoleTags", role_name)
-        return listing("tags", *page(sorted(role.tags, key=lambda t: t.key.lower()),
-                                     lambda t: t.key.lower(), marker, max_items))
+        return tag_listing(role.tags, marker, max_items)
 
 
 def role_summary(role: Role) -> Role:

@@ -12,127 +12,38 @@ input (`PolicyInputList.2: ...`) - the error these operations model - not Malfor
 source is a user (as AWS); a given boundary input replaces the entity's boundary; the first
 `PermissionsBoundaryPolicyInputList` entry is the boundary (AWS accepts one); each
 `OrderedOrganizationPolicyInputList` level must allow; `ResourceHandlingOption` and
-`PolicyExclusionList` are accepted and ignored. Statement positions are 1-based: the statement's
-`{` to just past its `}`. `EvalDecisionDetails` is absent for resource `*`, empty for a
+`PolicyExclusionList` are accepted and ignored. Statement positions and ContextEntries typing:
+`app.services.iam.scenario`. `EvalDecisionDetails` is absent for resource `*`, empty for a
 same-account resource, and {"IAM Policy", "Resource Policy"} decisions for a cross-account one.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from app.core import arn as arns
-from app.core.errors import InvalidInput, LimitExceeded, MalformedPolicyDocument, NoSuchEntity, PolicyEvaluation
+from app.core.errors import InvalidInput, NoSuchEntity
 from app.core.records import (
     Call,
     EvaluationResult,
     OrganizationsDecisionDetail,
     PermissionsBoundaryDecisionDetail,
-    Position,
     ResourceSpecificResult,
     SimulationStatement,
 )
-from app.policy import CompiledPolicy, Decision, PolicyKind, Principal, PrincipalType, Request, authorize, compile_policy
-from app.policy.document import MAX_DOCUMENT_CHARS
-from app.policy.positions import Span, statement_spans
+from app.policy import CompiledPolicy, Decision, PolicyKind, Principal, PrincipalType, Request, authorize
 from app.policy.request import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY
-from app.policy.values import read_binary, read_bool, read_date, read_network, read_number
 from app.services.iam.base import IamServiceBase, page
+from app.services.iam.scenario import Scenario, context_keys, context_values, source_of
 
 _DECISIONS = {ALLOW: "allowed", EXPLICIT_DENY: "explicitDeny", IMPLICIT_DENY: "implicitDeny"}
 _TRUST_ACTIONS = {"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
                   "sts:tagsession", "sts:setsourceidentity"}
-_READERS = {"string": None, "numeric": read_number, "boolean": read_bool, "ip": read_network,
-            "binary": read_binary, "date": read_date}
 _ACCOUNT = re.compile(r"^\d{12}$")
 MAX_EVALUATIONS = 10000
 MAX_POLICIES = 100
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    policy: CompiledPolicy
-    policy_id: str  # SourcePolicyId
-    policy_type: str  # SourcePolicyType
-    text: str
-
-
-@dataclass
-class _Scenario:
-    """Everything one simulation evaluates, compiled; `sources` maps engine labels back."""
-
-    principal: Principal
-    identity: list[CompiledPolicy] = field(default_factory=list)
-    boundary: CompiledPolicy | None = None
-    resource_text: str | None = None
-    scp_levels: list[list[CompiledPolicy]] = field(default_factory=list)
-    context: dict[str, str | list[str]] = field(default_factory=dict)
-    owner: str | None = None
-    sources: dict[str, _Source] = field(default_factory=dict)
-    spans: dict[str, tuple[Span, ...]] = field(default_factory=dict)
-    resource_pols: dict[bool, list[CompiledPolicy]] = field(default_factory=dict)
-
-    def resource(self, trust: bool) -> list[CompiledPolicy]:
-        """The ResourcePolicy (as a role trust policy when `trust`), compiled once."""
-        if self.resource_text is None:
-            return []
-        found = self.resource_pols.get(trust)
-        if found is None:
-            kind = PolicyKind.TRUST if trust else PolicyKind.RESOURCE
-            found = self.resource_pols[trust] = [self.add(self.resource_text, kind, "ResourcePolicy", "resource")]
-        return found
-
-    def add(self, doc: str, kind: PolicyKind, policy_id: str, policy_type: str, *,
-            stored: bool = False) -> CompiledPolicy:
-        label = f"sim#{len(self.sources)}"
-        try:
-            compiled = compile_policy(doc, kind, label, max_size=MAX_DOCUMENT_CHARS)
-        except (MalformedPolicyDocument, LimitExceeded) as e:
-            if stored:
-                raise PolicyEvaluation(f"the policy `{policy_id}` could not be evaluated") from None
-            raise InvalidInput(f"{policy_id}: {e.message}") from None
-        self.sources[label] = _Source(compiled, policy_id, policy_type, doc)
-        return compiled
-
-    def statement(self, label: str, index: int) -> SimulationStatement:
-        src = self.sources[label]
-        spans = self.spans.get(label)
-        if spans is None:
-            spans = self.spans[label] = statement_spans(src.text)
-        if index >= len(spans):
-            return SimulationStatement(src.policy_id, src.policy_type)
-        s = spans[index]
-        return SimulationStatement(src.policy_id, src.policy_type, Position(s.start_line, s.start_column),
-                                   Position(s.end_line, s.end_column))
-
-
-def context_values(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str | list[str]]:
-    """ContextEntries -> engine context: `...List` types are multivalued; values are checked
-    against their type (numeric, boolean, ip, binary, date) and booleans lower-cased."""
-    out: dict[str, str | list[str]] = {}
-    for entry in entries or ():
-        name = entry.get("ContextKeyName")
-        if not name:
-            raise InvalidInput("every ContextEntries member needs a ContextKeyName")
-        values = list(entry.get("ContextKeyValues") or [])
-        ctype = entry.get("ContextKeyType") or ("stringList" if len(values) > 1 else "string")
-        multi = ctype.endswith("List")
-        base = ctype[:-4] if multi else ctype
-        reader = _READERS.get(base)
-        for v in values:
-            if reader is not None and reader(v) is None:
-                raise InvalidInput(f"context key `{name}`: `{v}` is not a valid {base} value")
-        if base == "boolean":
-            values = [v.lower() for v in values]
-        if multi:
-            out[name] = values
-        elif len(values) == 1:
-            out[name] = values[0]
-        else:
-            raise InvalidInput(f"context key `{name}` of type {ctype} takes exactly one value")
-    return out
 
 
 def _owner_account(resource_owner: str | None) -> str | None:
@@ -154,22 +65,12 @@ def _caller_principal(caller_arn: str) -> Principal:
     return Principal(PrincipalType.USER, caller_arn, parsed.account)
 
 
-def _source_of(source: str) -> tuple[str, str]:
-    """Engine source id of a stored policy -> (SourcePolicyId, SourcePolicyType)."""
-    parts = source.split("/")
-    if len(parts) == 4 and parts[2] == "inline":
-        return parts[3], parts[0]
-    parsed = arns.parse(source)
-    return (parsed.resource_name if parsed else source,
-            "aws-managed" if parsed is not None and parsed.account == "aws" else "user-managed")
-
-
 def is_trust(action: str, resource: str) -> bool:
     """Role assumption on a role: the ResourcePolicy is that role's trust policy."""
     return action.lower() in _TRUST_ACTIONS and ":role/" in resource
 
 
-def _matched(scenario: _Scenario, decision: Decision) -> tuple[SimulationStatement, ...]:
+def _matched(scenario: Scenario, decision: Decision) -> tuple[SimulationStatement, ...]:
     seen: dict[tuple[str, int], SimulationStatement] = {}
     for m in decision.matched:
         if (m.source, m.index) not in seen and m.source in scenario.sources:
@@ -194,7 +95,7 @@ def _combine(decisions: list[Decision]) -> Decision:
     return Decision(ALLOW, matched, missing)
 
 
-def evaluate(scenario: _Scenario, action: str, resource: str, specific: bool) -> EvaluationResult:
+def evaluate(scenario: Scenario, action: str, resource: str, specific: bool) -> EvaluationResult:
     trust = is_trust(action, resource)
     resource_pols = scenario.resource(trust)
     request = Request(scenario.principal, action, resource, scenario.context, scenario.owner)
@@ -220,16 +121,6 @@ def evaluate(scenario: _Scenario, action: str, resource: str, specific: bool) ->
     if specific:
         specifics = (ResourceSpecificResult(resource, effect, matched, missing, details, boundary),)
     return EvaluationResult(action, effect, resource, matched, missing, org, boundary, details, specifics)
-
-
-def context_keys(policies: Sequence[CompiledPolicy]) -> list[str]:
-    """Condition keys (and policy variables) the policies read, first spelling, case-insensitively unique."""
-    keys: dict[str, str] = {}
-    for pol in policies:
-        for st in pol.statements:
-            for key in st.keys:
-                keys.setdefault(key.lower(), key)
-    return list(keys.values())
 
 
 class SimulationService(IamServiceBase):
@@ -280,7 +171,7 @@ class SimulationService(IamServiceBase):
     async def get_context_keys_for_custom_policy(self, call: Call, *,
                                                  policy_input_list: list[str]) -> dict[str, Any]:
         await self._require(call, "GetContextKeysForCustomPolicy", "*")
-        scenario = _Scenario(Principal(PrincipalType.USER, "", self._account))
+        scenario = Scenario(Principal(PrincipalType.USER, "", self._account))
         pols = [scenario.add(d, PolicyKind.IDENTITY, f"PolicyInputList.{i + 1}", "none")
                 for i, d in enumerate(policy_input_list)]
         return {"context_key_names": context_keys(pols)}
@@ -296,13 +187,13 @@ class SimulationService(IamServiceBase):
     # ---- internals ----
     def _scenario(self, principal: Principal, stored: list[tuple[str, str]], boundary: tuple[str, str] | None,
                   inputs: Sequence[str], boundary_inputs: Sequence[str] | None, resource_policy: str | None,
-                  resource_owner: str | None, context_entries: Sequence[Mapping[str, Any]] | None) -> _Scenario:
+                  resource_owner: str | None, context_entries: Sequence[Mapping[str, Any]] | None) -> Scenario:
         if len(inputs) + len(boundary_inputs or ()) > MAX_POLICIES:
             raise InvalidInput(f"at most {MAX_POLICIES} input policies can be simulated")
-        scenario = _Scenario(principal, context=context_values(context_entries),
+        scenario = Scenario(principal, context=context_values(context_entries),
                              owner=_owner_account(resource_owner), resource_text=resource_policy)
         for source, doc in stored:
-            scenario.identity.append(scenario.add(doc, PolicyKind.IDENTITY, *_source_of(source), stored=True))
+            scenario.identity.append(scenario.add(doc, PolicyKind.IDENTITY, *source_of(source), stored=True))
         for i, doc in enumerate(inputs):
             scenario.identity.append(scenario.add(doc, PolicyKind.IDENTITY, f"PolicyInputList.{i + 1}", "none"))
         if boundary_inputs:
@@ -311,12 +202,12 @@ class SimulationService(IamServiceBase):
                                         "none")
                 scenario.boundary = scenario.boundary or compiled
         elif boundary is not None:
-            scenario.boundary = scenario.add(boundary[1], PolicyKind.BOUNDARY, *_source_of(boundary[0]),
+            scenario.boundary = scenario.add(boundary[1], PolicyKind.BOUNDARY, *source_of(boundary[0]),
                                              stored=True)
         scenario.principal = replace(principal, has_boundary=scenario.boundary is not None)
         return scenario
 
-    def _results(self, scenario: _Scenario, action_names: Sequence[str], resource_arns: Sequence[str] | None,
+    def _results(self, scenario: Scenario, action_names: Sequence[str], resource_arns: Sequence[str] | None,
                  marker: str | None, max_items: int | None) -> dict[str, Any]:
         resources = list(resource_arns or ["*"])
         pairs = [(a, r) for a in action_names for r in resources]

@@ -11,10 +11,10 @@ from app.core.records import Call, RootUser, User
 from app.services.iam.base import (
     ContextValue,
     IamServiceBase,
-    listing,
-    page,
     parse_tags,
     tag_context,
+    tag_listing,
+    untag_context,
 )
 
 NON_USER = "Must specify userName when calling with non-User credentials"
@@ -103,14 +103,13 @@ class UsersService(IamServiceBase):
 
     async def untag_user(self, call: Call, *, user_name: str, tag_keys: Sequence[str]) -> None:
         await self._user_target(call, "UntagUser", user_name,
-                                context={"aws:TagKeys": list(tag_keys)})
+                                context=untag_context(tag_keys))
         await self._store.untag("user", user_name, tag_keys)
 
     async def list_user_tags(self, call: Call, *, user_name: str, marker: str | None = None,
                              max_items: int | None = None) -> dict[str, Any]:
         user = await self._user_target(call, "ListUserTags", user_name)
-        return listing("tags", *page(sorted(user.tags, key=lambda t: t.key.lower()),
-                                     lambda t: t.key.lower(), marker, max_items))
+        return tag_listing(user.tags, marker, max_items)
 
 
 def user_summary(user: User) -> User:
