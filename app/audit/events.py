@@ -124,7 +124,8 @@ class AuditEvent:
     def __post_init__(self) -> None:
         if self.outcome not in ("success", "error"):
             raise ValueError(f"outcome must be `success` or `error`, not `{self.outcome}`")
-        object.__setattr__(self, "user_identity", scrub(dict(self.user_identity)))
+        # user_identity is built by identity_of() from the authenticated caller (type, ARN,
+        # account, access key id, principal id): nothing in it is secret; it is not re-scanned
         for name in ("request_parameters", "response_elements"):
             value = getattr(self, name)
             if value is not None:

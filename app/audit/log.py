@@ -8,16 +8,15 @@ Fields pass through the audit scrubber, so a key named like a secret (`session_t
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
-
-import orjson
+import logging
 import sys
-import time
 from typing import Any, TextIO
 
+import orjson
+
 from app.audit.events import AuditEvent, scrub
-from app.core.clock import Clock
+from app.core.clock import Clock, format_second
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -30,7 +29,7 @@ def fingerprint(secret: str | bytes) -> str:
 
 def _timestamp(t: float) -> str:
     whole = int(t)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((t - whole) * 1000):03d}Z"
+    return f"{format_second(whole)}.{int((t - whole) * 1000):03d}Z"
 
 
 def _opaque(value: object) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from datetime import datetime, timezone
 
 
@@ -35,4 +36,10 @@ def iso8601(t: float | datetime) -> str:
         if t.tzinfo is None:
             t = t.replace(tzinfo=timezone.utc)
         t = t.timestamp()
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t)))
+    return format_second(int(t)) + "Z"
+
+
+@lru_cache(maxsize=64)
+def format_second(t: int) -> str:
+    """`%Y-%m-%dT%H:%M:%S` of an epoch second; cached: a busy second formats it once."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))

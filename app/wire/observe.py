@@ -40,10 +40,19 @@ class RequestRecorder:
             reason=error.reason if error else None,
             aws_region=meta.region if meta else None,
             request_parameters=outcome.params,
-            response_elements=_elements(outcome.result),
+            response_elements=_elements(outcome.action, outcome.result),
         )
         self._audit.write(event)
 
 
-def _elements(result: Any) -> Any:
-    return result if isinstance(result, dict) else None
+_MINTS = frozenset({"GetSessionToken", "GetFederationToken"})
+
+
+def _elements(action: str, result: Any) -> Any:
+    """CloudTrail records response elements for actions that change or create something
+    (and for the STS actions that mint credentials), not for reads."""
+    if not isinstance(result, dict):
+        return None
+    if action.startswith(("Get", "List", "Simulate")) and action not in _MINTS:
+        return None
+    return result
