@@ -44,6 +44,14 @@ def _key_class(key: str) -> int:
     return 0
 
 
+@lru_cache(maxsize=512)
+def _record_fields(kind: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type (None for anything else), looked up once per type."""
+    if dataclasses.is_dataclass(kind):
+        return tuple(f.name for f in dataclasses.fields(kind))
+    return None
+
+
 def _access_key_only(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         key_id = getattr(value, "access_key_id", None)
@@ -65,8 +73,9 @@ def scrub(value: Any, depth: int = 0) -> Any:
         return "..."
     if isinstance(value, Mapping):
         return _scrub_items(((str(k), v) for k, v in value.items()), depth)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _scrub_items(((f.name, getattr(value, f.name)) for f in dataclasses.fields(value)), depth)
+    names = _record_fields(kind)
+    if names is not None:
+        return _scrub_items(((name, getattr(value, name)) for name in names), depth)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [scrub(v, depth + 1) for v in list(value)[:_MAX_ITEMS]]
     if isinstance(value, (str, int, float, bool)):  # subclasses (enums, IntEnum...)

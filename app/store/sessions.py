@@ -16,10 +16,11 @@ Compactness (memory per live session must stay well under 1 KB):
 from __future__ import annotations
 
 import base64
-import json
 import math
 import zlib
 from typing import Any
+
+import orjson
 
 from redis.exceptions import RedisError
 
@@ -131,7 +132,7 @@ class SessionStore:
             rec["fp"] = s.federated_provider
         if s.federation_context:
             rec["fc"] = [[k, v] for k, v in s.federation_context]
-        return json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+        return orjson.dumps(rec).decode()
 
     # ---- read ----
     async def get(self, access_key_id: str) -> tuple[Session, str] | None:
@@ -164,7 +165,7 @@ class SessionStore:
         """None when the record does not parse or its secret does not open (altered, moved to
         another key, or sealed under another master key)."""
         try:
-            rec = json.loads(raw)
+            rec = orjson.loads(raw)
             secret = self._box.open(rec["s"], access_key_id)
             kind = _KIND_NAMES.get(rec["k"], rec["k"])
             account, principal_arn, principal_id = rec["a"], rec["pa"], rec["pi"]
