@@ -91,10 +91,10 @@ class _Inputs:
     requires_grant: bool
 
     def run(self, *, with_boundary: bool = True, with_session: bool = True) -> Decision:
-        principal = self.request.principal
+        request = self.request
         if not with_boundary:
-            principal = replace(principal, has_boundary=False)
-        return authorize(replace(self.request, principal=principal), identity=self.identity,
+            request = replace(request, principal=replace(request.principal, has_boundary=False))
+        return authorize(request, identity=self.identity,
                          resource=self.resource, boundary=self.boundary if with_boundary else None,
                          session=self.session if with_session else None,
                          resource_requires_grant=self.requires_grant)
