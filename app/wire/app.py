@@ -16,9 +16,17 @@ from starlette.routing import Route
 from app.core import errors
 from app.core.clock import Clock
 from app.core.ids import request_id as new_request_id
-from app.core.records import Call, RequestMeta
+from app.core.records import Call
 from app.wire.dispatch import Dispatcher
-from app.wire.query import Outcome, QueryEndpoint, QueryFastPath, read_body
+from app.wire.query import (
+    Outcome,
+    QueryEndpoint,
+    QueryFastPath,
+    as_aws_error,
+    lower_headers,
+    read_body,
+    request_meta,
+)
 
 SIMULATE_MAX_BODY = 512 * 1024
 
@@ -97,23 +105,17 @@ async def _simulate(deps: WireDeps, request: Request) -> Response:
     meta = None
     try:
         body = await read_body(request, SIMULATE_MAX_BODY)
+        headers = lower_headers(request.scope["headers"])
         signed = deps.verifier.parse(
             method=request.method,
             raw_path="/v1/simulate",
             raw_query=request.url.query,
-            headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]},
+            headers=headers,
             body=body,
             expected_service="iam",
         )
         caller = await deps.authenticator.authenticate(signed)
-        meta = RequestMeta(
-            request_id=rid,
-            received_at=deps.clock.time(),
-            source_ip=request.client.host if request.client else None,
-            secure_transport=request.url.scheme == "https",
-            region=signed.region,
-            user_agent=request.headers.get("user-agent"),
-        )
+        meta = request_meta(request.scope, headers, rid, deps.clock.time(), signed.region)
         await deps.authorizer.require(Call(caller, meta), "iam:SimulateCustomPolicy", "*")
         try:
             document = json.loads(body)
@@ -124,7 +126,8 @@ async def _simulate(deps: WireDeps, request: Request) -> Response:
         answer = deps.simulate(document)
         deps.recorder.record(Outcome(rid, "iam", "Simulate", 200, started, meta, caller, None, None, None))
         return JSONResponse(answer, headers={"x-amzn-RequestId": rid})
-    except errors.AwsError as exc:
+    except Exception as failure:  # noqa: BLE001 - every failure becomes an AWS error, never a crash
+        exc = as_aws_error(failure, rid, "Simulate")
         deps.recorder.record(Outcome(rid, "iam", "Simulate", exc.status, started, meta, caller, None, None, exc))
         return JSONResponse(
             {"Error": {"Code": exc.code, "Message": exc.message, "Type": "Sender" if exc.sender else "Receiver"}, "RequestId": rid},

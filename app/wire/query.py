@@ -89,6 +89,34 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return await receive_body(request.receive, limit)
 
 
+def as_aws_error(exc: Exception, rid: str, action: str) -> errors.AwsError:
+    """The AWS error a failure is answered with: its own code for an AwsError, 503 when the
+    store is unreachable, else InternalFailure (logged with the request id; never the
+    exception's text, which may quote request data)."""
+    if isinstance(exc, errors.AwsError):
+        return exc
+    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, OSError)):
+        _log.warning("store unavailable: %s", type(exc).__name__)
+        return errors.ServiceUnavailable("the service is temporarily unavailable; retry later", reason="store_unavailable")
+    _log.error("internal failure request_id=%s action=%s", rid, action, exc_info=exc)
+    return errors.InternalFailure(
+        "an internal error occurred; the request id identifies it in the server log", reason="internal_failure"
+    )
+
+
+def request_meta(scope: Scope, headers: dict[str, str], rid: str, now: float, region: str | None) -> RequestMeta:
+    """The request facts that feed the policy request context."""
+    client = scope.get("client")
+    return RequestMeta(
+        request_id=rid,
+        received_at=now,
+        source_ip=client[0] if client else None,
+        secure_transport=scope.get("scheme") == "https",
+        region=region,
+        user_agent=headers.get("user-agent"),
+    )
+
+
 class QueryEndpoint:
     """A raw ASGI app: the hot path skips the framework's routing and middleware layers
     (FastAPI's middleware stack halves a worker's request rate), everything else is served
@@ -144,7 +172,7 @@ class QueryEndpoint:
                 service = "iam"
             op = self._codec.operation(version, action_name)
             service, action = op.service, op.name
-            headers = _lower_join(raw_headers)
+            headers = lower_headers(raw_headers)
             region = None
             if action not in UNSIGNED:
                 raw_path = scope.get("raw_path") or scope.get("path", "/").encode()
@@ -158,31 +186,15 @@ class QueryEndpoint:
                 )
                 region = signed.region
                 caller = await self._authn.authenticate(signed)
-            client = scope.get("client")
-            meta = RequestMeta(
-                request_id=rid,
-                received_at=self._clock.time(),
-                source_ip=client[0] if client else None,
-                secure_transport=scope.get("scheme") == "https",
-                region=region,
-                user_agent=headers.get("user-agent"),
-            )
+            meta = request_meta(scope, headers, rid, self._clock.time(), region)
             params = op.decode(pairs)
             adapter = self._dispatch.adapter(service, action, op.input_members)
             result = await adapter(Call(caller, meta), params)
             payload = op.encode(result, rid)
             self._recorder.record(Outcome(rid, service, action, 200, started, meta, caller, params, result, None))
             return 200, payload, rid
-        except errors.AwsError as exc:
-            return self._error(rid, service, action, started, meta, caller, params, exc)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, OSError) as exc:
-            _log.warning("store unavailable: %s", type(exc).__name__)
-            err = errors.ServiceUnavailable("the service is temporarily unavailable; retry later", reason="store_unavailable")
-            return self._error(rid, service, action, started, meta, caller, params, err)
-        except Exception:  # noqa: BLE001 - the last line of defence: never leak, never crash
-            _log.exception("internal failure request_id=%s action=%s", rid, action)
-            err = errors.InternalFailure("an internal error occurred; the request id identifies it in the server log", reason="internal_failure")
-            return self._error(rid, service, action, started, meta, caller, params, err)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error, never a crash
+            return self._error(rid, service, action, started, meta, caller, params, as_aws_error(exc, rid, action))
 
     def _error(
         self,
@@ -225,7 +237,7 @@ def _action_and_version(pairs: list[tuple[str, str]]) -> tuple[str | None, str |
     return version, action
 
 
-def _lower_join(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def lower_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in raw:
         name = k.decode("latin-1").lower()
