@@ -22,6 +22,7 @@ from app.store.secretbox import SecretBox
 class Container:
     settings: Settings
     redis: Any
+    hot: Any
     clock: Clock
     box: SecretBox
     iam_store: Any
@@ -61,6 +62,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.store.iam_cache import CachedIamReads
     from app.store.iam_store import IamStore
     from app.store.keys import Keys
+    from app.store.multiplex import MultiplexedRedis
     from app.store.sessions import SessionStore
     from app.wire.codec import QueryCodec
     from app.wire.metrics import Metrics
@@ -73,7 +75,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     box = SecretBox(settings.master_key)
     account = settings.account_id
     iam_store = IamStore(redis, account=account, box=box, clock=clock)
-    hot = AutoPipeline(redis)  # concurrent hot-path commands share one round trip
+    # concurrent hot-path commands share one connection (or one round trip through redis-py)
+    hot = MultiplexedRedis.like(redis) or AutoPipeline(redis)
     hot_reads = CachedIamReads(iam_store, hot, Keys(account))  # per-IAM-epoch cache
     session_store = SessionStore(hot, box=box, clock=clock)
     tokens = SessionTokens(box)
@@ -87,6 +90,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     return Container(
         settings=settings,
         redis=redis,
+        hot=hot,
         clock=clock,
         box=box,
         iam_store=iam_store,
@@ -112,9 +116,10 @@ def asgi(container: Container) -> QueryFastPath:
         return bool(await container.redis.ping())
 
     async def shutdown() -> None:
-        close = getattr(container.redis, "aclose", None)
-        if close is not None:
-            await close()
+        for client in (container.hot, container.redis):
+            close = getattr(client, "aclose", None)
+            if close is not None:
+                await close()
 
     deps = WireDeps(
         codec=container.codec,

@@ -17,7 +17,6 @@ Choices where AWS is silent or unobservable here:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from app.core import arn as arns
@@ -103,12 +102,11 @@ class StsService:
         mfa = await self._verify_mfa(caller, serial_number, token_code)
         now = float(int(self._clock.time()))
         principal_id = caller.account if caller.is_root else caller.user_id
-        session = Session(
-            access_key_id="", secret_access_key="", kind="root-session" if caller.is_root else "user-session",
-            account=caller.account, arn=caller.arn, user_id=caller.user_id, principal_arn=caller.principal_arn,
+        credentials, _ = await self._mint(
+            kind="root-session" if caller.is_root else "user-session", account=caller.account, arn=caller.arn,
+            user_id=caller.user_id, principal_arn=caller.principal_arn,
             principal_id=principal_id, principal_name=caller.name or "", issued_at=now, expires_at=now + duration,
             mfa_authenticated=mfa, mfa_authenticated_at=now if mfa else None)
-        credentials, _ = await self._mint(session)
         return {"credentials": credentials}
 
     async def get_caller_identity(self, call: Call) -> dict[str, Any]:
@@ -148,8 +146,8 @@ class StsService:
         expires = now + duration if req.not_after is None else min(now + duration, float(int(req.not_after)))
         mfa = req.mfa_authenticated or (inherited is not None and inherited.mfa_authenticated)
         mfa_at = now if req.mfa_authenticated else (inherited.mfa_authenticated_at if inherited else None)
-        session = Session(
-            access_key_id="", secret_access_key="", kind="assumed-role", account=self._account,
+        credentials, session = await self._mint(
+            kind="assumed-role", account=self._account,
             arn=arns.assumed_role(self._account, role.role_name, req.session_name),
             user_id=f"{role.role_id}:{req.session_name}", principal_arn=role.arn, principal_id=role.role_id,
             principal_name=role.role_name, issued_at=now, expires_at=expires, session_name=req.session_name,
@@ -157,7 +155,6 @@ class StsService:
             transitive_tag_keys=transitive, source_identity=source_identity, mfa_authenticated=mfa,
             mfa_authenticated_at=mfa_at if mfa else None, chained=chained,
             federated_provider=req.federated_provider, federation_context=req.federation_context)
-        credentials, session = await self._mint(session)
         return IssuedRoleSession(credentials, AssumedRoleUser(session.user_id, session.arn), packed,
                                  source_identity, session)
 
@@ -238,10 +235,11 @@ class StsService:
             raise AccessDenied(MFA_FAILED, reason="mfa_failed")
         return True
 
-    async def _mint(self, template: Session) -> tuple[Credentials, Session]:
-        """Fill in fresh key material, store (raises if Redis fails), then hand out."""
+    async def _mint(self, **fields: Any) -> tuple[Credentials, Session]:
+        """A session of `fields` with fresh key material: stored (raises if Redis fails), then
+        handed out."""
         akid = ids.access_key_id(ids.TEMPORARY_KEY, self._rng)
-        session = replace(template, access_key_id=akid, secret_access_key=ids.secret_access_key(self._rng))
+        session = Session(access_key_id=akid, secret_access_key=ids.secret_access_key(self._rng), **fields)
         token = self._tokens.issue(akid, session.expires_at)
         await self._sessions.put(session, self._tokens.digest(token))
         return Credentials(akid, session.secret_access_key, token, session.expires_at), session

@@ -1,0 +1,168 @@
+"""CPU per request of the Query endpoint, in process: no HTTP server, no wrk.
+
+The real container (build()) on a real Redis serves the same signed request from
+`--concurrency` coroutines on one uvloop event loop; µs per request is wall time over
+requests (the loop is CPU-bound, Redis runs on the other core). Steadier than the HTTP
+benchmark for comparing changes to the request path; `--profile` prints cProfile's top
+functions. Prints figures only; asserts nothing.
+
+    python tests/bench/bench_inproc.py [--action assume|gci] [--requests 20000] [--profile]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import secrets
+import statistics
+import sys
+import time
+from urllib.parse import quote
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+import wrkrun  # noqa: E402
+
+HOST = "127.0.0.1:9"
+
+
+async def provision(container) -> tuple[str, str, str]:
+    root = container.root_call()
+    iam = container.iam
+    user = (await iam.create_user(root, user_name="bench-user"))["user"]
+    key = (await iam.create_access_key(root, user_name="bench-user"))["access_key"]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": user.arn}, "Action": "sts:AssumeRole"}]}
+    role = (await iam.create_role(root, role_name="bench-role", assume_role_policy_document=json.dumps(trust),
+                                  max_session_duration=43200))["role"]
+    allow = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role.arn}]}
+    await iam.put_user_policy(root, user_name="bench-user", policy_name="p", policy_document=json.dumps(allow))
+    return key.access_key_id, key.secret_access_key, role.arn
+
+
+def scope_of(req: wrkrun.SignedRequest) -> dict:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in req.headers]
+    headers.append((b"content-length", str(len(req.body)).encode()))
+    return {"type": "http", "method": "POST", "path": "/", "raw_path": b"/", "query_string": b"",
+            "headers": headers, "client": ("127.0.0.1", 5555), "scheme": "http"}
+
+
+async def drive(app, req: wrkrun.SignedRequest, total: int, concurrency: int) -> tuple[float, list[float]]:
+    scope, body = scope_of(req), req.body.encode()
+    statuses: list[int] = []
+    latencies: list[float] = []
+    left = [total]
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def worker():
+        while left[0] > 0:
+            left[0] -= 1
+            t = time.perf_counter()
+            await app(scope, receive, send)
+            latencies.append(time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        raise RuntimeError(f"{len(bad)} non-200 answers (first {bad[0]})")
+    return elapsed, latencies
+
+
+async def main_async(args) -> None:
+    from app.bootstrap import asgi, build
+    from app.settings import Settings
+    from app.store.connection import connect
+
+    os.environ.setdefault("TESSERA_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
+    os.environ["TESSERA_REDIS_URL"] = args.redis_url
+    settings = Settings.from_env(mode="serve", host="127.0.0.1", port=9)
+    redis = connect(args.redis_url)
+    await redis.flushdb()
+    log = open(os.devnull, "w") if args.log == "null" else open(args.log, "w")
+    container = build(settings, redis, log_stream=log)
+    app = asgi(container)
+    akid, secret, role_arn = await provision(container)
+    if args.action == "assume":
+        body = (f"Action=AssumeRole&Version={wrkrun.STS_VERSION}&RoleArn={quote(role_arn, safe='')}"
+                f"&RoleSessionName=bench&DurationSeconds=900")
+        req = wrkrun.sign(HOST, body, akid, secret, None)
+    else:
+        creds = await _session(akid, secret, role_arn, app)
+        req = wrkrun.sign(HOST, f"Action=GetCallerIdentity&Version={wrkrun.STS_VERSION}", *creds)
+    await drive(app, req, 2000, args.concurrency)  # warm caches
+    rounds = []
+    prof = None
+    if args.profile:
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
+    for _ in range(args.rounds):
+        elapsed, lat = await drive(app, req, args.requests, args.concurrency)
+        lat.sort()
+        rounds.append((elapsed / args.requests * 1e6, lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3))
+    if prof:
+        prof.disable()
+        import pstats
+        pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
+    for us, p50, p99 in rounds:
+        print(f"{args.action}: {us:7.1f} µs/request  ({1e6 / us:,.0f} req/s on one core)  "
+              f"p50 {p50:.2f} ms  p99 {p99:.2f} ms at {args.concurrency} in flight")
+    print(f"{args.action}: median {statistics.median(r[0] for r in rounds):.1f} µs/request over {args.rounds} rounds")
+    await redis.flushdb()
+    await redis.aclose()
+
+
+async def _session(akid, secret, role_arn, app) -> tuple[str, str, str]:
+    body = (f"Action=AssumeRole&Version={wrkrun.STS_VERSION}&RoleArn={quote(role_arn, safe='')}"
+            f"&RoleSessionName=bench&DurationSeconds=3600")
+    req = wrkrun.sign(HOST, body, akid, secret, None)
+    out: list[bytes] = []
+
+    async def receive():
+        return {"type": "http.request", "body": req.body.encode(), "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            out.append(message["body"])
+
+    await app(scope_of(req), receive, send)
+    import re
+    text = out[0].decode()
+    pick = {k: re.search(f"<{k}>(.*?)</{k}>", text).group(1) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+    return pick["AccessKeyId"], pick["SecretAccessKey"], pick["SessionToken"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--action", choices=("assume", "gci"), default="assume")
+    p.add_argument("--requests", type=int, default=20000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="FLUSHED at start and end")
+    p.add_argument("--log", default="file", help="'null' for /dev/null, else a file path (default: a temp file)")
+    p.add_argument("--profile", action="store_true")
+    p.add_argument("--sort", default="tottime")
+    p.add_argument("--top", type=int, default=45)
+    args = p.parse_args()
+    if args.log == "file":
+        import tempfile
+        args.log = os.path.join(tempfile.gettempdir(), "tessera-bench-inproc.log")
+    import uvloop
+    uvloop.install()
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
