@@ -116,6 +116,7 @@ def asgi(container: Container) -> QueryFastPath:
         return bool(await container.redis.ping())
 
     async def shutdown() -> None:
+        container.recorder.logger.flush()
         for client in (container.hot, container.redis):
             close = getattr(client, "aclose", None)
             if close is not None:

@@ -63,19 +63,24 @@ def _access_key_only(value: Any) -> Any:
     return REDACTED
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def scrub(value: Any, depth: int = 0) -> Any:
     """A JSON-ready copy of `value` (records, mappings and sequences become dicts and lists)
     with every secret-bearing key redacted. One pass; primitives return at once."""
     kind = type(value)
-    if value is None or kind is str or kind is int or kind is float or kind is bool:
+    if kind in _PLAIN:
         return value
     if depth > _MAX_DEPTH:
         return "..."
-    if isinstance(value, Mapping):
-        return _scrub_items(((str(k), v) for k, v in value.items()), depth)
+    if kind is dict:
+        return _scrub_items(value.items(), depth)
     names = _record_fields(kind)
     if names is not None:
         return _scrub_items(((name, getattr(value, name)) for name in names), depth)
+    if isinstance(value, Mapping):
+        return _scrub_items(((str(k), v) for k, v in value.items()), depth)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [scrub(v, depth + 1) for v in list(value)[:_MAX_ITEMS]]
     if isinstance(value, (str, int, float, bool)):  # subclasses (enums, IntEnum...)
@@ -90,11 +95,15 @@ def _scrub_items(items: Any, depth: int) -> dict[str, Any]:
     for i, (k, v) in enumerate(items):
         if i >= _MAX_ITEMS:
             break
+        if type(k) is not str:
+            k = str(k)
         cls = _key_class(k)
         if cls == 1:
             out[k] = REDACTED
         elif cls == 2:
             out[k] = _access_key_only(v)
+        elif type(v) in _PLAIN:
+            out[k] = v
         else:
             out[k] = scrub(v, depth + 1)
     return out

@@ -7,6 +7,7 @@ Fields pass through the audit scrubber, so a key named like a secret (`session_t
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -51,6 +52,8 @@ class JsonLogger:
         self._stream = stream if stream is not None else sys.stderr
         self._clock = clock
         self._min = LEVELS[level]
+        self._pending: list[str] = []
+        self._scheduled = False
 
     def log(self, level: str, event: str, *, request_id: str | None = None, **fields: Any) -> None:
         if LEVELS.get(level, 40) < self._min:
@@ -60,8 +63,7 @@ class JsonLogger:
             line["request_id"] = request_id
         for key, value in scrub(fields).items():
             line.setdefault(key, value)  # reserved keys cannot be overwritten by fields
-        self._stream.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
-        self._stream.flush()
+        self._write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
 
     def emit(self, level: str, event: str, record: dict[str, Any], *, request_id: str | None = None) -> None:
         """Write a record the caller has already scrubbed (audit events scrub themselves)."""
@@ -72,8 +74,29 @@ class JsonLogger:
             line["request_id"] = request_id
         for key, value in record.items():
             line.setdefault(key, value)
-        self._stream.write(_dumps(line) + "\n")
-        self._stream.flush()
+        self._write(_dumps(line) + "\n")
+
+    def _write(self, text: str) -> None:
+        """Lines logged during one event-loop iteration reach the stream in one write at its
+        end (one system call for every request that finished in it); outside a loop, at once."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._stream.write(text)
+            self._stream.flush()
+            return
+        self._pending.append(text)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write what is pending now (also called at shutdown)."""
+        self._scheduled = False
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            self._stream.write(text)
+            self._stream.flush()
 
     def debug(self, event: str, **kw: Any) -> None:
         self.log("debug", event, **kw)

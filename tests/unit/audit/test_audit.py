@@ -182,3 +182,36 @@ def test_stdlib_errors_become_json_lines_without_tracebacks():
     assert line["event"] == "app.log" and line["level"] == "error"
     assert line["message"] == "internal failure request_id=r-1" and line["exc_type"] == "ValueError"
     assert "secret-value-in-exception" not in buf.getvalue()
+
+
+class _CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+async def test_lines_of_one_loop_iteration_are_written_together() -> None:
+    import asyncio
+
+    stream = _CountingStream()
+    logger = JsonLogger(stream, FixedClock(0))
+    log = AuditLog(logger)
+    log.write(_event(request_id="a"))
+    log.write(_event(request_id="b"))
+    assert stream.getvalue() == ""  # pending until the iteration ends
+    await asyncio.sleep(0)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["requestID"] for line in lines] == ["a", "b"] and stream.writes == 1
+    log.write(_event(request_id="c"))
+    logger.flush()  # shutdown writes what is pending at once
+    assert json.loads(stream.getvalue().splitlines()[-1])["requestID"] == "c" and stream.writes == 2
+
+
+def test_outside_an_event_loop_lines_are_written_at_once() -> None:
+    stream = _CountingStream()
+    JsonLogger(stream, FixedClock(0)).info("plain.event", n=1)
+    assert json.loads(stream.getvalue())["event"] == "plain.event" and stream.writes == 1
