@@ -58,7 +58,6 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.services.iam import IamService
     from app.services.sts import StsService
     from app.services.tokens import SessionTokens
-    from app.store.batching import AutoPipeline
     from app.store.iam_cache import CachedIamReads
     from app.store.iam_store import IamStore
     from app.store.keys import Keys
@@ -75,8 +74,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     box = SecretBox(settings.master_key)
     account = settings.account_id
     iam_store = IamStore(redis, account=account, box=box, clock=clock)
-    # concurrent hot-path commands share one connection (or one round trip through redis-py)
-    hot = MultiplexedRedis.like(redis) or AutoPipeline(redis)
+    hot = MultiplexedRedis.of(redis)  # concurrent hot-path commands share one connection
     hot_reads = CachedIamReads(iam_store, hot, Keys(account))  # per-IAM-epoch cache
     session_store = SessionStore(hot, box=box, clock=clock)
     tokens = SessionTokens(box)

@@ -150,7 +150,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=20000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="FLUSHED at start and end")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="FLUSHED at start and end")
     p.add_argument("--log", default="file", help="'null' for /dev/null, else a file path (default: a temp file)")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--sort", default="tottime")
