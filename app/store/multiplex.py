@@ -77,10 +77,7 @@ class MultiplexedRedis:
     def _submit(self, args: tuple[Any, ...], convert: Any) -> "asyncio.Future[Any]":
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._outbox.append((args, future, convert))
-        if self._sender is None:
-            # its first step runs in the next loop iteration: everything submitted in this
-            # one goes out in a single write
-            self._sender = asyncio.ensure_future(self._send())
+        self._ensure_sender()
         return future
 
     async def _send(self) -> None:
@@ -93,14 +90,12 @@ class MultiplexedRedis:
                 packed = conn.pack_commands([args for args, _, _ in batch])
                 self._inflight.extend((future, convert) for _, future, convert in batch)
                 await conn.send_packed_command(packed, check_health=False)
-                if self._reader is None:  # replies wait in the connection's buffer till then
-                    self._reader = asyncio.ensure_future(self._read())
+                self._ensure_reader()  # replies wait in the connection's buffer till then
         except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
             await self._fail(exc)
         finally:
             self._sender = None
-            if self._outbox:  # submitted while this one was failing
-                self._sender = asyncio.ensure_future(self._send())
+            self._ensure_sender()  # for commands submitted while this one was failing
 
     async def _read(self) -> None:
         conn, inflight = self._conn, self._inflight
@@ -123,8 +118,17 @@ class MultiplexedRedis:
             await self._fail(exc)
         finally:
             self._reader = None
-            if self._inflight:  # written while this one was failing
-                self._reader = asyncio.ensure_future(self._read())
+            self._ensure_reader()  # for commands written while this one was failing
+
+    def _ensure_sender(self) -> None:
+        if self._sender is None and self._outbox:
+            # its first step runs in the next loop iteration: everything submitted in this
+            # one goes out in a single write
+            self._sender = asyncio.ensure_future(self._send())
+
+    def _ensure_reader(self) -> None:
+        if self._reader is None and self._inflight:
+            self._reader = asyncio.ensure_future(self._read())
 
     async def _fail(self, exc: Exception) -> None:
         """Fail every command written or waiting, and start over on a new connection."""
