@@ -23,6 +23,7 @@ from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _SET_FLAGS = {"nx": "NX", "xx": "XX"}
 _SET_VALUES = {"px": "PX", "pxat": "PXAT", "ex": "EX", "exat": "EXAT"}
@@ -86,6 +87,8 @@ class MultiplexedRedis:
             while self._outbox:
                 if not conn.is_connected:
                     await conn.connect()
+                elif self._reader is None:
+                    await self._check_idle_connection()
                 batch, self._outbox = self._outbox, []
                 packed = conn.pack_commands([args for args, _, _ in batch])
                 self._inflight.extend((future, convert) for _, future, convert in batch)
@@ -96,6 +99,16 @@ class MultiplexedRedis:
         finally:
             self._sender = None
             self._ensure_sender()  # for commands submitted while this one was failing
+
+    async def _check_idle_connection(self) -> None:
+        """redis-py's health check (a PING once the connection sat idle for the client's
+        health_check_interval), run while no reader shares the connection; a connection that
+        died while idle (server restart, a firewall's idle timeout) is replaced before use."""
+        try:
+            await self._conn.check_health()
+        except (RedisConnectionError, RedisTimeoutError):
+            await self._conn.disconnect(nowait=True)
+            await self._conn.connect()
 
     async def _read(self) -> None:
         conn, inflight = self._conn, self._inflight

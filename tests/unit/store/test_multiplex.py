@@ -167,6 +167,19 @@ async def test_a_dropped_connection_is_replaced_on_the_next_command(redis):
     await hot.aclose()
 
 
+async def test_an_idle_connection_is_health_checked_before_use(redis):
+    """Past the client's health_check_interval, redis-py PINGs first and reconnects if the
+    connection died while idle: no request sees the dead connection."""
+    checked = aioredis.Redis.from_url(URL, decode_responses=True, health_check_interval=1)
+    hot = MultiplexedRedis.of(checked)
+    await hot.set("k", "1")
+    await redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    await asyncio.sleep(1.1)
+    assert await asyncio.gather(hot.get("k"), hot.mget("k")) == ["1", ["1"]]
+    await hot.aclose()
+    await checked.aclose()
+
+
 async def test_a_busy_server_times_out_every_waiting_command_then_recovers(redis):
     slow = aioredis.Redis.from_url(URL, decode_responses=True, socket_timeout=0.3)
     hot = MultiplexedRedis.of(slow)
