@@ -101,14 +101,18 @@ class MultiplexedRedis:
             self._ensure_sender()  # for commands submitted while this one was failing
 
     async def _check_idle_connection(self) -> None:
-        """redis-py's health check (a PING once the connection sat idle for the client's
-        health_check_interval), run while no reader shares the connection; a connection that
-        died while idle (server restart, a firewall's idle timeout) is replaced before use."""
+        """What redis-py's pool does before handing out a connection, done while no reader
+        shares it: a connection the server closed while idle (restart, failover, an idle
+        timeout) or that holds bytes nobody asked for is replaced before use, and one idle past
+        the client's health_check_interval is PINGed first."""
+        conn = self._conn
         try:
-            await self._conn.check_health()
-        except (RedisConnectionError, RedisTimeoutError):
-            await self._conn.disconnect(nowait=True)
-            await self._conn.connect()
+            if await conn.can_read():
+                raise RedisConnectionError("the idle connection was closed or holds unexpected data")
+            await conn.check_health()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            await conn.disconnect(nowait=True)
+            await conn.connect()
 
     async def _read(self) -> None:
         conn, inflight = self._conn, self._inflight
