@@ -69,7 +69,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 def scrub(value: Any, depth: int = 0) -> Any:
     """A JSON-ready copy of `value` (records, mappings and sequences become dicts and lists)
     with every secret-bearing key redacted. One pass; primitives return at once."""
-    kind = type(value)
+    kind: type = type(value)
     if kind in _PLAIN:
         return value
     if depth > _MAX_DEPTH:

@@ -19,6 +19,7 @@ from app.policy.evaluate import (
     PolicySet,
     lower_context,
 )
+from app.policy.matching import ContextValue
 from app.policy.request import (
     ALLOW,
     EXPLICIT_DENY,
@@ -42,13 +43,13 @@ class _Run:
         self.request = request
         self.principal = request.principal
         self.action = request.action.lower()
-        self.ctx: dict | None = None
+        self.ctx: dict[str, ContextValue] | None = None
         self.has_boundary = has_boundary
         self.conditional: list[CompiledStatement] = []
 
     def applies(self, st: CompiledStatement) -> str | None:
         """The principal match kind (DIRECT when the statement has no Principal) if it applies."""
-        kind = DIRECT
+        kind: str | None = DIRECT
         if st.principal_test is not None:
             kind = st.principal_test(self.principal, self.has_boundary)
             if kind is None:

@@ -123,7 +123,9 @@ def policy_value_error(spec: OperatorSpec, value: str) -> str | None:
     return None
 
 
-Matcher = Callable[[str], bool]  # positive test of one request value against all policy values
+# positive test of one request value, as the family's reader returned it (str, bool, Decimal,
+# bytes, IP address: see `_READERS`), against all policy values
+Matcher = Callable[[Any], bool]
 
 
 def _static_matcher(spec: OperatorSpec, values: list[str]) -> Matcher:
@@ -134,8 +136,10 @@ def _static_matcher(spec: OperatorSpec, values: list[str]) -> Matcher:
             low = frozenset(v.lower() for v in values)
             return lambda x: x.lower() in low
         if "Like" in name:
-            rx = compiled("|".join(f"(?:{string_regex((('p', v),))})" for v in values)) if values else None
-            return (lambda x: rx.fullmatch(x) is not None) if rx else (lambda x: False)
+            if not values:
+                return lambda x: False
+            like = compiled("|".join(f"(?:{string_regex((('p', v),))})" for v in values))
+            return lambda x: like.fullmatch(x) is not None
         exact = frozenset(values)
         return lambda x: x in exact
     if fam == "arn":
@@ -150,17 +154,17 @@ def _static_matcher(spec: OperatorSpec, values: list[str]) -> Matcher:
     if fam == "numeric":
         nums = [n for n in (read_number(v) for v in values) if n is not None]
         cmp = _NUMERIC_CMP[name[len("Numeric"):]]
-        return lambda x: any(cmp(x, n) for n in nums)  # type: ignore[arg-type]
+        return lambda x: any(cmp(x, n) for n in nums)
     if fam == "date":
         dates = [d for d in (read_date(v) for v in values) if d is not None]
         cmp = _NUMERIC_CMP[name[len("Date"):]]
-        return lambda x: any(cmp(x, d) for d in dates)  # type: ignore[arg-type]
+        return lambda x: any(cmp(x, d) for d in dates)
     if fam == "binary":
         blobs = frozenset(b for b in (read_binary(v) for v in values) if b is not None)
-        return lambda x: x in blobs  # type: ignore[comparison-overlap]
+        return lambda x: x in blobs
     if fam == "ip":
         nets = [n for n in (read_network(v) for v in values) if n is not None]
-        return lambda x: any(x.version == n.version and x in n for n in nets)  # type: ignore[attr-defined]
+        return lambda x: any(x.version == n.version and x in n for n in nets)
     raise AssertionError(fam)  # pragma: no cover
 
 

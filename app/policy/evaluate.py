@@ -263,12 +263,14 @@ class CompiledPolicy:
         return f"CompiledPolicy({self.kind.value}, {self.source!r}, {len(self.statements)} statements)"
 
 
-class PolicySet(tuple):  # type: ignore[type-arg]
+class PolicySet(tuple[CompiledPolicy, ...]):
     """A tuple of CompiledPolicy with one merged action index: pass it to `authorize` in
     place of a list when a caller has many policies (cost then depends on the statements
-    that can match the action, not on the number of policies)."""
+    that can match the action, not on the number of policies). The index is reached through
+    `lookup` only, so the tuple's own `index()` and `count()` still work."""
 
-    index: ActionIndex
+    # lookup(action) -> (deny statements, allow statements) matching the lower-cased action
+    lookup: Callable[[str], tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]]]
 
     def __new__(cls, policies: Iterable[CompiledPolicy]) -> "PolicySet":
         self = super().__new__(cls, tuple(policies))
@@ -278,6 +280,5 @@ class PolicySet(tuple):  # type: ignore[type-arg]
             for st, cs in zip(pol.document.statements, pol.statements):
                 entries.append((n, cs, _patterns(st)))
                 n += 1
-        self.index = ActionIndex(entries)
-        self.lookup = self.index.lookup
+        self.lookup = ActionIndex(entries).lookup
         return self

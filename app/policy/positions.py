@@ -201,11 +201,12 @@ def _descend(node: Node, token: str) -> tuple[int, Node] | None:
     hit = _find(node, token)
     if hit is not None or "." not in token:
         return hit
-    cur: tuple[int, Node] | None = (node.start, node)
+    cur: tuple[int, Node] = (node.start, node)
     for part in token.split("."):  # `Condition.StringEquals`, `Principal.AWS`
-        cur = _member(cur[1], part) if cur[1].kind == "object" else None
-        if cur is None:
+        found = _member(cur[1], part) if cur[1].kind == "object" else None
+        if found is None:
             return None
+        cur = found
     return cur
 
 

@@ -175,7 +175,7 @@ class StsService:
         if parsed is None:
             raise ValidationError(f"`{req.role_arn}` is not a valid role ARN", reason="role_arn_invalid")
         account, path, name = parsed
-        role = await self._iam.get_role(name) if account == self._account else None
+        role: Role | None = await self._iam.get_role(name) if account == self._account else None
         if role is None or role.path != path:  # AWS does not reveal whether the role exists
             raise self._not_authorized(caller, req.action, req.role_arn, "role_unknown")
         return role

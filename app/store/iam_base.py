@@ -82,7 +82,7 @@ class IamStoreBase:
         raw = await self._r.get(self._k.epoch())
         return None if raw is None else str(raw)
 
-    async def _read(self, *calls: tuple[str, Any]) -> list[Any]:
+    async def _read(self, *calls: tuple[str, *tuple[Any, ...]]) -> list[Any]:
         """One round trip for several reads: `_read(("get", k), ("smembers", k2))`."""
         pipe = self._r.pipeline(transaction=False)
         for name, *args in calls:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -30,6 +30,7 @@ from app.store.iam_store import IamStore
 from app.store.keys import Keys
 
 _MISS: Any = object()
+T = TypeVar("T")
 
 
 class CachedIamReads:
@@ -53,6 +54,7 @@ class CachedIamReads:
     async def pin(self, *keys: str) -> list[Any]:
         """One round trip: GET the epoch and `keys`; pin the epoch for the current task.
         -> the values of `keys`, in order (None for a missing key)."""
+        values: list[Any]
         try:
             epoch, *values = await self._redis.mget(self._epoch_key, *keys)
         except RedisError as exc:
@@ -76,12 +78,12 @@ class CachedIamReads:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def _read(self, key: tuple[str, ...], load: Callable[[], Awaitable[Any]]) -> Any:
+    async def _read(self, key: tuple[str, ...], load: Callable[[], Awaitable[T]]) -> T:
         epoch = self._pinned.get()
         if epoch is None or epoch != self._epoch:
             return await load()
         entries = self._entries
-        found = entries.get(key, _MISS)
+        found: T = entries.get(key, _MISS)
         if found is not _MISS:
             return found
         value = await load()

@@ -165,5 +165,5 @@ def _policy_path(policy_arn: str) -> str:
 
 def _entity_key(row: tuple[str, Any]) -> str:
     kind, e = row
-    name = getattr(e, f"{kind}_name")
+    name: str = getattr(e, f"{kind}_name")
     return _ENTITY_ORDER[kind] + name.lower()

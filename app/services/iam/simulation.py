@@ -99,8 +99,9 @@ def evaluate(scenario: Scenario, action: str, resource: str, specific: bool) -> 
     trust = is_trust(action, resource)
     resource_pols = scenario.resource(trust)
     request = Request(scenario.principal, action, resource, scenario.context, scenario.owner)
+    levels: Sequence[Sequence[CompiledPolicy] | None] = scenario.scp_levels or [None]  # None: no SCPs
     runs = [authorize(request, identity=scenario.identity, resource=resource_pols, boundary=scenario.boundary,
-                      scp=level, resource_requires_grant=trust) for level in scenario.scp_levels or [None]]
+                      scp=level, resource_requires_grant=trust) for level in levels]
     decision = _combine(runs)
     matched = _matched(scenario, decision)
     missing = decision.missing_context_keys

@@ -40,7 +40,8 @@ class Operation:
         if self._decode is None:
             return {}
         try:
-            return self._decode(pairs)  # type: ignore[no-any-return]
+            decoded: dict[str, Any] = self._decode(pairs)  # the top structure: never MISSING
+            return decoded
         except Invalid:
             pass
         errors = self.explain(pairs)
@@ -52,7 +53,7 @@ class Operation:
         """Every broken constraint as AWS words it (the cold path; also used by tests)."""
         if self._input is None:
             return []
-        return explainer.explain_request(self._input, pairs)  # type: ignore[arg-type]
+        return explainer.explain_request(self._input, pairs)
 
     def encode(self, result: Mapping[str, Any] | None, request_id: str) -> bytes:
         return self._encode(result, request_id)

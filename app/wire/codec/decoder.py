@@ -11,6 +11,7 @@ The explainer (`explainer.py`) mirrors these decisions exactly; a property test 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -18,7 +19,8 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from app.core.errors import ValidationError
 from app.wire.codec.scalars import INVALID, Scalar
 
-Entries = list[tuple[str | None, str]]
+Entry = tuple[str | None, str]
+Entries = Sequence[Entry]  # read only, so the form's list[tuple[str, str]] is Entries too
 Decoder = Callable[[Entries], Any]
 COMPLEX = frozenset({"structure", "list", "map"})
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
@@ -26,7 +28,8 @@ _BIG = 1 << 62
 
 
 def wire_name(shape: Shape, default: str) -> str:
-    return shape.serialization.get("name", default)
+    name: str = shape.serialization.get("name", default)
+    return name
 
 
 def index_key(idx: str) -> tuple[int, str]:
@@ -52,11 +55,11 @@ class DecoderCompiler:
         if found is None:
             kind = shape.type_name
             if kind == "structure":
-                found = self._structure(shape, top=False)  # type: ignore[arg-type]
+                found = self._structure(shape, top=False)
             elif kind == "list":
-                found = self._list(shape)  # type: ignore[arg-type]
+                found = self._list(shape)
             else:
-                found = self._map(shape)  # type: ignore[arg-type]
+                found = self._map(shape)
             self._memo[shape.name] = found
         return found
 
@@ -73,7 +76,7 @@ class DecoderCompiler:
 
         def structure(entries: Entries) -> Any:
             out: dict[str, Any] = {}
-            buckets: dict[str, Entries] | None = None
+            buckets: dict[str, list[Entry]] | None = None
             seen = top
             for key, value in entries:
                 if key is None:
@@ -117,7 +120,7 @@ class DecoderCompiler:
             sub = self.complex(element)
 
             def complex_list(entries: Entries) -> Any:
-                items: dict[str, Entries] | None = None
+                items: dict[str, list[Entry]] | None = None
                 bare = False
                 for key, value in entries:
                     if key is None:

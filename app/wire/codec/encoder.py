@@ -71,7 +71,7 @@ class _Source:
 
     def struct_fn(self, shape: Any, in_map: bool) -> str:
         """Name of the function writing the members of `shape` (generated on first use)."""
-        fn = ("m_" if in_map else "s_") + shape.name
+        fn: str = ("m_" if in_map else "s_") + shape.name
         if fn in self.done:
             return fn
         self.done.add(fn)
@@ -112,7 +112,7 @@ class _Source:
             self.emit(depth, f"{fn}(a, {var})")
             self.emit(depth, f"a('</{tag}>')")
         elif kind == "list":
-            element = shape.member  # type: ignore[attr-defined]
+            element = shape.member
             if shape.serialization.get("flattened"):
                 raise NotImplementedError(f"flattened list {shape.name}")
             elem_tag = element.serialization.get("name", "member")
@@ -127,7 +127,7 @@ class _Source:
         elif kind == "map":
             if shape.serialization.get("flattened"):
                 raise NotImplementedError(f"flattened map {shape.name}")
-            key_shape, value_shape = shape.key, shape.value  # type: ignore[attr-defined]
+            key_shape, value_shape = shape.key, shape.value
             key_tag = key_shape.serialization.get("name", "key")
             value_tag = value_shape.serialization.get("name", "value")
             k, v = self.var(), self.var()
@@ -180,7 +180,7 @@ def compile_encoders(service: str, operations: list[OperationModel], namespace: 
             fn = gen.struct_fn(output, False) if output.members else None
         plans[action] = (f'<{action}Response xmlns="{namespace}">', fn, wrapper, f"</{action}Response>")
     source = "\n".join(gen.lines) + "\n"
-    module = dict(_GLOBALS)
+    module: dict[str, Any] = dict(_GLOBALS)  # the generated module's namespace
     exec(compile(source, f"<encoders {service}>", "exec"), module)  # noqa: S102
     out: dict[str, Encoder] = {}
     for action, (head, fn, wrapper, tail) in plans.items():

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from app.wire.codec.decoder import COMPLEX, MISSING, Entries, index_key, wire_name
+from app.wire.codec.decoder import COMPLEX, MISSING, Entries, Entry, index_key, wire_name
 from app.wire.codec.scalars import TYPE_TEXT, Scalar
 
 MAX_SHOWN = 256
@@ -35,7 +35,7 @@ def tree(shape: Shape, entries: Entries, *, top: bool = False) -> Any:
 def _struct_tree(shape: Any, entries: Entries, top: bool) -> Any:
     wires = {wire_name(m, n): (n, m) for n, m in shape.members.items()}
     out: dict[str, Any] = {}
-    buckets: dict[str, Entries] = {}
+    buckets: dict[str, list[Entry]] = {}
     seen = top
     for key, value in entries:
         if key is None:
@@ -143,7 +143,8 @@ def display(shape: Shape, raw: Any) -> str:
             for k, v in raw
         ]
         return "{" + ", ".join(parts) + "}"
-    return raw
+    text: str = raw  # a scalar's raw value is the form string
+    return text
 
 
 def _message(shape: Shape, raw: Any, path: str, text: str) -> str:
@@ -170,8 +171,8 @@ def _size_texts(shape: Shape, size: int) -> list[str]:
 def explain(shape: Shape, raw: Any, path: str, errors: list[str]) -> None:
     kind = shape.type_name
     if kind == "structure":
-        required = set(shape.required_members)  # type: ignore[attr-defined]
-        for name, member in shape.members.items():  # type: ignore[attr-defined]
+        required = set(shape.required_members)
+        for name, member in shape.members.items():
             sub_path = lower_camel(wire_name(member, name))
             if path:
                 sub_path = f"{path}.{sub_path}"
@@ -183,13 +184,13 @@ def explain(shape: Shape, raw: Any, path: str, errors: list[str]) -> None:
             explain(member, value, sub_path, errors)
     elif kind == "list":
         errors.extend(_message(shape, raw, path, t) for t in _size_texts(shape, len(raw)))
-        element = shape.member  # type: ignore[attr-defined]
+        element = shape.member
         elem_wire = wire_name(element, "member")
         for i, value in enumerate(raw, 1):
             explain(element, value, f"{path}.{i}.{elem_wire}", errors)
     elif kind == "map":
         errors.extend(_message(shape, raw, path, t) for t in _size_texts(shape, len(raw)))
-        key_shape, value_shape = shape.key, shape.value  # type: ignore[attr-defined]
+        key_shape, value_shape = shape.key, shape.value
         key_wire, value_wire = wire_name(key_shape, "key"), wire_name(value_shape, "value")
         for i, (key, value) in enumerate(raw, 1):
             for sub_shape, sub, wire in ((key_shape, key, key_wire), (value_shape, value, value_wire)):

@@ -27,9 +27,8 @@ def _replace(m: re.Match[str]) -> str:
     return _REPLACE.get(m.group(0), "\ufffd")
 
 
-def esc(text: Any) -> str:
-    if text.__class__ is not str:
-        text = str(text)
+def esc(value: Any) -> str:
+    text: str = value if value.__class__ is str else str(value)
     if _NEEDS_ESCAPE.search(text) is None:
         return text
     return _NEEDS_ESCAPE.sub(_replace, text)
