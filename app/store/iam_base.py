@@ -5,8 +5,8 @@ key changed in between (no Lua: the same code runs on fakeredis for `tessera dev
 Reads inside a transaction go through a separate non-transactional pipeline: WATCH is
 what guarantees the values read are still current at EXEC.
 
-Every IAM write also INCRements the account's IAM epoch (`Keys.epoch()`) inside the same
-MULTI/EXEC, so a reader that sees the old epoch cannot have seen the new state and one that
+Every IAM write also sets the account's IAM epoch (`Keys.epoch()`) to a fresh random value
+inside the same MULTI/EXEC, so a reader that sees the old epoch cannot have seen the new state and one that
 sees the new epoch sees all of it (app.store.iam_cache relies on this). Only the last-used
 statistics (`stats=True`) leave the epoch alone. Write listeners (`on_write`) run after each
 successful IAM write in the writer's own task (the cache uses it for read-your-writes).
@@ -28,7 +28,7 @@ from app.store.secretbox import SecretBox
 T = TypeVar("T")
 _RETRIES = 25
 _SCAN_CHUNK = 200
-_EPOCH_SEED_BITS = 52  # a fresh epoch starts at random; INCR has 2^63 of room above it
+_EPOCH_BITS = 64  # epochs are compared for equality only; a random one never comes back
 
 
 class IamStoreBase:
@@ -73,9 +73,9 @@ class IamStoreBase:
     def _bump_epoch(self, pipe: Any) -> None:
         if not pipe.explicit_transaction:  # a body that queued nothing
             pipe.multi()
-        epoch = self._k.epoch()
-        pipe.set(epoch, secrets.randbits(_EPOCH_SEED_BITS), nx=True)
-        pipe.incr(epoch)
+        # random, not INCR: after a restore from an older snapshot a counter would count up
+        # again through values that caches may still hold for newer state
+        pipe.set(self._k.epoch(), secrets.token_hex(_EPOCH_BITS // 8))
 
     async def epoch(self) -> str | None:
         """The current IAM epoch (None before the first write)."""

@@ -21,10 +21,10 @@ case-insensitively, the record keeps the original case):
     T:rootaks           SET of the root's access key ids
     T:ids               SET of every unique id ever issued (ids are never reused)
     T:meta              HASH account facts (root creation date)
-    T:epoch             integer, INCRemented by every IAM write in its MULTI/EXEC (not by the
-                        last-used stats); read-through caches key IAM state by it. It starts at
-                        a random value (`SET NX` in the same transaction), so a flushed or
-                        restored database never repeats an epoch an old cache entry carries.
+    T:epoch             random 64-bit hex, set anew by every IAM write in its MULTI/EXEC (not by
+                        the last-used stats); read-through caches key IAM state by it. Being
+                        random, not a counter, it never repeats a value an old cache entry
+                        carries, even after a flush or a restore from an older snapshot.
 """
 from __future__ import annotations
 
