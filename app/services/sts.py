@@ -27,6 +27,7 @@ from app.core.records import AssumedRoleUser, Call, Caller, Credentials, Role, S
 from app.policy import PolicyKind, compile_policy
 from app.policy.document import policy_size
 from app.services.authz import Authorizer
+from app.services.mfa import MFA_FAILED
 from app.services.role_session import (
     IssuedRoleSession,
     RoleSessionRequest,
@@ -41,13 +42,13 @@ CHAINED_LIMIT = "The requested DurationSeconds exceeds the 1 hour session limit 
 OVER_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 ROOT_REFUSED = "Roles may not be assumed by root accounts."
 SESSION_CREDS_REFUSED = "Cannot call GetSessionToken with session credentials"
-MFA_FAILED = "MultiFactorAuthentication failed with invalid MFA one time pass code."
 SESSION_POLICY_CHARS = 2048
 MAX_POLICY_ARNS = 10
 
 
 class MfaVerifier(Protocol):
-    async def verify(self, caller: Caller, serial_number: str, token_code: str) -> bool: ...
+    async def check(self, caller: Caller, serial_number: str, token_code: str) -> None:
+        """Return when the code is good; raise AccessDenied (with the precise reason) if not."""
 
 
 def _tags(raw: Sequence[dict[str, str]] | None) -> tuple[Tag, ...]:
@@ -230,9 +231,9 @@ class StsService:
     async def _verify_mfa(self, caller: Caller, serial_number: str | None, token_code: str | None) -> bool:
         if serial_number is None and token_code is None:
             return False
-        if serial_number is None or token_code is None or self._mfa is None \
-                or not await self._mfa.verify(caller, serial_number, token_code):
-            raise AccessDenied(MFA_FAILED, reason="mfa_failed")
+        if serial_number is None or token_code is None or self._mfa is None:
+            raise AccessDenied(MFA_FAILED, reason="mfa_incomplete")
+        await self._mfa.check(caller, serial_number, token_code)
         return True
 
     async def _mint(self, **fields: Any) -> tuple[Credentials, Session]:

@@ -2,7 +2,8 @@
 
 IAM entities of an account share the hash tag `{iam:ACCOUNT}` so that every multi-key
 change (MULTI/EXEC) lands in one Redis Cluster slot. A session is a single key named by
-its access key id, so sessions spread over the cluster.
+its access key id, so sessions spread over the cluster. Failed MFA attempts are counted per
+device under `mfa:fail:SERIAL` (expires with the attempt window).
 
 IAM layout (`T` = the tag, `l` = the lowercased entity name: names are unique
 case-insensitively, the record keeps the original case):
@@ -10,7 +11,7 @@ case-insensitively, the record keeps the original case):
     T:user:l            JSON record            T:idx:user    ZSET (score 0) of l, for listing
     T:user:l:inl        HASH policy -> doc     T:user:l:isz  HASH policy -> counted size
     T:user:l:att        SET of policy ARNs     T:user:l:grp  SET of group l
-    T:user:l:aks        SET of access key ids
+    T:user:l:aks        SET of access key ids      T:user:l:mfa  SET of MFA device l assigned
     T:group:l (+ :inl :isz :att)               T:group:l:mem SET of user l
     T:role:l (+ :inl :isz :att)                T:role:l:used HASH last-used (hot path)
     T:policy:l          JSON record            T:policy:l:ver  HASH vN -> JSON version
@@ -19,6 +20,10 @@ case-insensitively, the record keeps the original case):
     T:policy:l:bnd      SET of `user:l` / `role:l` using it as permissions boundary
     T:ak:ID             HASH access key (secret sealed)   T:ak:ID:used HASH last used
     T:rootaks           SET of the root's access key ids
+    T:mfa:l             HASH virtual MFA device (seed sealed under its serial number; `u` the
+                        assigned user)        T:idx:mfa     ZSET (score 0) of device l
+    T:mfa:l:step        last TOTP step used with the device (replay guard; written by sign-ins
+                        without an epoch bump: it is not IAM state)
     T:ids               SET of every unique id ever issued (ids are never reused)
     T:meta              HASH account facts (root creation date)
     T:epoch             random 64-bit hex, set anew by every IAM write in its MULTI/EXEC (not by
@@ -41,12 +46,17 @@ class Keys:
     def session(access_key_id: str) -> str:
         return f"sess:{access_key_id}"
 
+    # ---- MFA code attempts (not IAM state: outside the account's hash tag) ----
+    @staticmethod
+    def mfa_failures(serial_number: str) -> str:
+        return f"mfa:fail:{serial_number}"
+
     # ---- IAM entities: users, groups, roles ----
     def entity(self, kind: str, lname: str) -> str:
         return f"{self.tag}:{kind}:{lname}"
 
     def index(self, kind: str) -> str:
-        """ZSET of lowercased names of `user` / `group` / `role` / `policy`."""
+        """ZSET of lowercased names of `user` / `group` / `role` / `policy` / `mfa`."""
         return f"{self.tag}:idx:{kind}"
 
     def inline(self, kind: str, lname: str) -> str:
@@ -95,6 +105,16 @@ class Keys:
 
     def root_access_keys(self) -> str:
         return f"{self.tag}:rootaks"
+
+    # ---- virtual MFA devices (names unique case-insensitively across the account) ----
+    def mfa_device(self, lname: str) -> str:
+        return f"{self.tag}:mfa:{lname}"
+
+    def mfa_last_step(self, lname: str) -> str:
+        return f"{self.tag}:mfa:{lname}:step"
+
+    def user_mfa_devices(self, lname: str) -> str:
+        return f"{self.tag}:user:{lname}:mfa"
 
     # ---- account-wide ----
     def issued_ids(self) -> str:
