@@ -39,8 +39,8 @@ class MfaAttempts:
         key = Keys.mfa_failures(serial_number)
         try:
             async with self._r.pipeline(transaction=True) as pipe:
+                pipe.set(key, 0, ex=self._window, nx=True)  # the window starts now (Redis 6.2+)
                 pipe.incr(key)
-                pipe.expire(key, self._window, nx=True)
                 await pipe.execute()
         except RedisError as exc:
             raise ServiceUnavailable("the credential store is unavailable", reason="store_unavailable") from exc
