@@ -55,12 +55,14 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.audit.log import AuditLog, JsonLogger
     from app.services.authn import Authenticator
     from app.services.authz import Authorizer
+    from app.services.mfa import TotpVerifier
     from app.services.iam import IamService
     from app.services.sts import StsService
     from app.services.tokens import SessionTokens
     from app.store.iam_cache import CachedIamReads
     from app.store.iam_store import IamStore
     from app.store.keys import Keys
+    from app.store.mfa_attempts import MfaAttempts
     from app.store.multiplex import MultiplexedRedis
     from app.store.sessions import SessionStore
     from app.wire.codec import QueryCodec
@@ -81,7 +83,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     authenticator = Authenticator(hot_reads, session_store, tokens, account=account, clock=clock)
     authorizer = Authorizer(hot_reads, account=account, clock=clock)
     iam = IamService(iam_store, authorizer, account=account, clock=clock)
-    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock)
+    mfa = TotpVerifier(iam_store, MfaAttempts(redis), clock=clock)
+    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa)
     metrics = Metrics()
     logger = JsonLogger(log_stream, clock)
     recorder = RequestRecorder(metrics=metrics, audit=AuditLog(logger), logger=logger, clock=clock)

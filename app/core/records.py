@@ -369,3 +369,26 @@ class EvaluationResult:
     permissions_boundary_decision_detail: PermissionsBoundaryDecisionDetail | None = None
     eval_decision_details: dict[str, str] | None = None
     resource_specific_results: tuple[ResourceSpecificResult, ...] | None = None
+
+
+# ---- virtual MFA devices ----
+@dataclass(frozen=True, slots=True)
+class MfaDevice:
+    """An MFA device assigned to a user (`MFADevice`; also the GetMFADevice result)."""
+
+    user_name: str
+    serial_number: str
+    enable_date: float
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualMfaDevice:
+    """A virtual MFA device. The seed (the base32 text's bytes: the wire sends a blob as base64
+    of them, as AWS) and its QR code are set only in the CreateVirtualMFADevice result."""
+
+    serial_number: str
+    base32_string_seed: bytes | None = field(default=None, repr=False)
+    qr_code_png: bytes | None = field(default=None, repr=False)
+    user: User | None = None
+    enable_date: float | None = None
+    tags: tuple[Tag, ...] = ()

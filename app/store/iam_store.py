@@ -2,7 +2,8 @@
 
 Read API used on every request by authentication / authorization:
 `find_access_key`, `get_user`, `get_role`, `principal_policies`, `managed_policy_document`,
-`ensure_root_access_key`, `touch_access_key` (and `touch_role`).
+`ensure_root_access_key`, `touch_access_key` (and `touch_role`); for STS MFA sign-in,
+`mfa_seed_for_user` and `claim_mfa_step`.
 """
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from app.store.iam_attachments import AttachmentsMixin
 from app.store.iam_details import DetailsMixin
 from app.store.iam_groups import GroupsMixin
 from app.store.iam_inline import InlineMixin
+from app.store.iam_mfa import MfaMixin
 from app.store.iam_policies import PoliciesMixin
 from app.store.iam_reads import ReadsMixin
 from app.store.iam_roles import RolesMixin
 
 
 class IamStore(GroupsMixin, RolesMixin, PoliciesMixin, AttachmentsMixin, InlineMixin,
-               AccessKeysMixin, ReadsMixin, DetailsMixin):
+               AccessKeysMixin, MfaMixin, ReadsMixin, DetailsMixin):
     """`IamStore(redis, account=..., box=SecretBox(...), clock=Clock(), rng=None)`."""

@@ -60,14 +60,15 @@ class UsersMixin(EntitiesMixin):
     async def update_user(self, name: str, *, new_name: str | None = None,
                           new_path: str | None = None) -> None:
         """Rename and/or move a user. A rename carries along every key that names the
-        user (inline policies, attachments, groups, access keys, boundary usage)."""
+        user (inline policies, attachments, groups, access keys, MFA devices, boundary usage)."""
         old = name.lower()
         new = (new_name or name).lower()
         k = self._k
         old_key, new_key = k.entity("user", old), k.entity("user", new)
         def subs(lname: str) -> list[str]:
             return [k.inline("user", lname), k.inline_sizes("user", lname),
-                    k.attached("user", lname), k.user_groups(lname), k.user_access_keys(lname)]
+                    k.attached("user", lname), k.user_groups(lname), k.user_access_keys(lname),
+                    k.user_mfa_devices(lname)]
 
         subkeys = subs(old)
 
@@ -78,9 +79,9 @@ class UsersMixin(EntitiesMixin):
             if new != old and await self._r.exists(new_key):
                 raise EntityAlreadyExists(f"User with name {new_name} already exists.")
             d = json.loads(raw)
-            groups, akids, attached = await self._read(
+            groups, akids, attached, devices = await self._read(
                 ("smembers", k.user_groups(old)), ("smembers", k.user_access_keys(old)),
-                ("smembers", k.attached("user", old)))
+                ("smembers", k.attached("user", old)), ("smembers", k.user_mfa_devices(old)))
             existing = await self._read(*[("exists", s) for s in subkeys])
             if new_name:
                 d["n"] = new_name
@@ -90,6 +91,8 @@ class UsersMixin(EntitiesMixin):
             pipe.set(new_key, dumps(d))
             for akid in akids:
                 pipe.hset(k.access_key(akid), "u", d["n"])
+            for device in devices:
+                pipe.hset(k.mfa_device(device), "u", d["n"])
             if new == old:
                 return
             pipe.delete(old_key)
@@ -116,9 +119,10 @@ class UsersMixin(EntitiesMixin):
         lname = name.lower()
         k = self._k
         key = k.entity("user", lname)
-        subkeys = [k.user_access_keys(lname), k.inline("user", lname),
+        subkeys = [k.user_access_keys(lname), k.user_mfa_devices(lname), k.inline("user", lname),
                    k.attached("user", lname), k.user_groups(lname)]
         conflicts = ["Cannot delete entity, must delete access keys first.",
+                     "Cannot delete entity, must remove MFA device first.",
                      "Cannot delete entity, must delete policies first.",
                      "Cannot delete entity, must detach all policies first.",
                      "Cannot delete entity, must remove user from all groups first."]

@@ -11,7 +11,7 @@ case-insensitively, the record keeps the original case):
     T:user:l            JSON record            T:idx:user    ZSET (score 0) of l, for listing
     T:user:l:inl        HASH policy -> doc     T:user:l:isz  HASH policy -> counted size
     T:user:l:att        SET of policy ARNs     T:user:l:grp  SET of group l
-    T:user:l:aks        SET of access key ids      T:user:l:mfa  SET of MFA device l assigned
+    T:user:l:aks        SET of access key ids  T:user:l:mfa  SET of MFA device l assigned to it
     T:group:l (+ :inl :isz :att)               T:group:l:mem SET of user l
     T:role:l (+ :inl :isz :att)                T:role:l:used HASH last-used (hot path)
     T:policy:l          JSON record            T:policy:l:ver  HASH vN -> JSON version
@@ -20,8 +20,8 @@ case-insensitively, the record keeps the original case):
     T:policy:l:bnd      SET of `user:l` / `role:l` using it as permissions boundary
     T:ak:ID             HASH access key (secret sealed)   T:ak:ID:used HASH last used
     T:rootaks           SET of the root's access key ids
-    T:mfa:l             HASH virtual MFA device (seed sealed under its serial number; `u` the
-                        assigned user)        T:idx:mfa     ZSET (score 0) of device l
+    T:mfa:l             HASH virtual MFA device: seed sealed under its serial number, `u` the
+                        assigned user's name  T:idx:mfa     ZSET (score 0) of device l
     T:mfa:l:step        last TOTP step used with the device (replay guard; written by sign-ins
                         without an epoch bump: it is not IAM state)
     T:ids               SET of every unique id ever issued (ids are never reused)

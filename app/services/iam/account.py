@@ -45,6 +45,7 @@ class AccountService(IamServiceBase):
     async def get_account_summary(self, call: Call) -> dict[str, Any]:
         await self._require(call, "GetAccountSummary", "*")
         counts = await self._store.summary_counts()
+        mfa_devices, mfa_in_use = await self._store.mfa_counts()
         summary = {
             **counts,
             "UsersQuota": MAX_USERS, "GroupsQuota": MAX_GROUPS, "RolesQuota": MAX_ROLES,
@@ -59,7 +60,8 @@ class AccountService(IamServiceBase):
             "AttachedPoliciesPerGroupQuota": MAX_ATTACHED,
             "AttachedPoliciesPerRoleQuota": MAX_ATTACHED,
             "SigningCertificatesPerUserQuota": 2, "ServerCertificates": 0,
-            "ServerCertificatesQuota": 20, "MFADevices": 0, "MFADevicesInUse": 0,
+            "ServerCertificatesQuota": 20, "MFADevices": mfa_devices,
+            "MFADevicesInUse": mfa_in_use,
             "AccountMFAEnabled": 0, "AccountPasswordPresent": 0,
             "AccountSigningCertificatesPresent": 0, "InstanceProfiles": 0,
             "InstanceProfilesQuota": 1000, "Providers": 0, "GlobalEndpointTokenVersion": 1,

@@ -6,8 +6,10 @@ from app.services.iam.access_keys import AccessKeysService
 from app.services.iam.account import AccountService
 from app.services.iam.attachments import AttachmentsService
 from app.services.iam.inline import InlineService
+from app.services.iam.mfa import MfaService
 from app.services.iam.simulation import SimulationService
 
 
-class IamService(InlineService, AttachmentsService, AccessKeysService, AccountService, SimulationService):
+class IamService(InlineService, AttachmentsService, MfaService, AccessKeysService, AccountService,
+                 SimulationService):
     """`IamService(store: IamStore, authz: Authorizer, *, account: str, clock: Clock)`."""
