@@ -147,6 +147,8 @@ class Authenticator:
             if role is None or role.role_id != s.principal_id:
                 raise _invalid("session_role_gone")
         elif s.kind in ("user-session", "federated-user"):
+            if s.principal_id == s.account:
+                return  # a federated-user session of the root, which always exists
             user = await self._iam.get_user(s.principal_name)
             if user is None or user.user_id != s.principal_id:
                 raise _invalid("session_user_gone")

@@ -32,6 +32,10 @@ _CACHE_SIZE = 4096
 # Stands in for managed session policies deleted since the session was issued: the session
 # stays narrowed (to nothing) instead of silently losing its session-policy limit.
 _NOTHING = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"tessera:Nothing","Resource":"*"}]}'
+# What the root's own identity stands for under its federated-user sessions (the root may do
+# anything; the session policies are what narrow such a session).
+_ROOT_POLICIES = PrincipalPolicies(
+    (("root", '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'),), None, ())
 
 
 def principal_of(caller: Caller, *, has_boundary: bool = False) -> Principal:
@@ -173,11 +177,14 @@ class Authorizer:
         principal behind the caller no longer exists (then nothing is allowed)."""
         if caller.kind == "root":
             return PrincipalPolicies((), None, ()), None
-        entity = "role" if caller.kind == "assumed-role" else "user"
-        pp = await self._iam.principal_policies(entity, caller.name or "")
+        session = caller.session
+        if session is not None and session.kind == "federated-user" and session.principal_id == caller.account:
+            pp: PrincipalPolicies | None = _ROOT_POLICIES  # the root's GetFederationToken session
+        else:
+            entity = "role" if caller.kind == "assumed-role" else "user"
+            pp = await self._iam.principal_policies(entity, caller.name or "")
         if pp is None:
             return None
-        session = caller.session
         if session is None or session.kind in ("user-session", "root-session"):
             return pp, None
         if session.session_policy is None and not session.session_policy_arns:

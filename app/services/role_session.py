@@ -66,17 +66,23 @@ def packed_policy_size(policy: str | None, policy_arns: Sequence[str], tags: Seq
     return math.ceil(len(zlib.compress(blob.encode("utf-8"), 9)) * 100 / PACKED_BUDGET)
 
 
-def resolve_session_tags(req: RoleSessionRequest,
-                         inherited: Session | None) -> tuple[tuple[Tag, ...], tuple[str, ...]]:
-    """(session tags, transitive keys): the new tags plus the caller's transitive ones."""
+def check_session_tags(tags: Sequence[Tag]) -> set[str]:
+    """Refuse `aws:` keys and keys repeated case-insensitively; -> the lowercased keys."""
     seen: set[str] = set()
-    for tag in req.tags:
+    for tag in tags:
         low = tag.key.lower()
         if low.startswith("aws:"):
             raise ValidationError(f"session tag key `{tag.key}` may not start with `aws:`")
         if low in seen:
             raise ValidationError("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
         seen.add(low)
+    return seen
+
+
+def resolve_session_tags(req: RoleSessionRequest,
+                         inherited: Session | None) -> tuple[tuple[Tag, ...], tuple[str, ...]]:
+    """(session tags, transitive keys): the new tags plus the caller's transitive ones."""
+    seen = check_session_tags(req.tags)
     for key in req.transitive_tag_keys:
         if key.lower() not in seen:
             raise ValidationError(f"transitive tag key `{key}` is not one of the session tags")

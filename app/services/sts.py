@@ -23,14 +23,16 @@ from app.core import arn as arns
 from app.core import ids
 from app.core.clock import Clock
 from app.core.errors import AccessDenied, PackedPolicyTooLarge, ValidationError
-from app.core.records import AssumedRoleUser, Call, Caller, Credentials, Role, Session, Tag
+from app.core.records import AssumedRoleUser, Call, Caller, Credentials, FederatedUser, Role, Session, Tag
 from app.policy import PolicyKind, compile_policy
 from app.policy.document import policy_size
 from app.services.authz import Authorizer
+from app.services.context import request_tags
 from app.services.mfa import MFA_FAILED
 from app.services.role_session import (
     IssuedRoleSession,
     RoleSessionRequest,
+    check_session_tags,
     packed_policy_size,
     resolve_session_tags,
     resolve_source_identity,
@@ -42,6 +44,7 @@ CHAINED_LIMIT = "The requested DurationSeconds exceeds the 1 hour session limit 
 OVER_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 ROOT_REFUSED = "Roles may not be assumed by root accounts."
 SESSION_CREDS_REFUSED = "Cannot call GetSessionToken with session credentials"
+FEDERATION_CREDS_REFUSED = "Cannot call GetFederationToken with session credentials"
 SESSION_POLICY_CHARS = 2048
 MAX_POLICY_ARNS = 10
 
@@ -110,6 +113,38 @@ class StsService:
             mfa_authenticated=mfa, mfa_authenticated_at=now if mfa else None)
         return {"credentials": credentials}
 
+    async def get_federation_token(self, call: Call, *, name: str, policy: str | None = None,
+                                   policy_arns: list[dict[str, str]] | None = None,
+                                   duration_seconds: int | None = None,
+                                   tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """A federated-user session of the calling IAM user (or root): its permissions are the
+        caller's policies intersected with the session policies, none without one (AWS)."""
+        caller = self._caller(call)
+        if caller.temporary:
+            raise AccessDenied(FEDERATION_CREDS_REFUSED, reason="session_credentials")
+        federated_arn = arns.federated_user(self._account, name)
+        session_tags = _tags(tags)
+        check_session_tags(session_tags)
+        await self._authz.require(call, "sts:GetFederationToken", federated_arn, context=request_tags(session_tags))
+        if session_tags:
+            await self._authz.require(call, "sts:TagSession", federated_arn, context=request_tags(session_tags))
+        duration = 43200 if duration_seconds is None else duration_seconds
+        if not 900 <= duration <= 129600:
+            raise ValidationError("DurationSeconds must be between 900 and 129600 seconds")
+        if caller.is_root:
+            duration = min(duration, 3600)
+        session_arns = tuple(p["arn"] for p in policy_arns or ())
+        await self._check_session_policies(policy, session_arns)
+        packed = self._packed(policy, session_arns, session_tags, ())
+        now = float(int(self._clock.time()))
+        credentials, session = await self._mint(
+            kind="federated-user", account=self._account, arn=federated_arn, user_id=f"{self._account}:{name}",
+            principal_arn=caller.principal_arn, principal_id=caller.account if caller.is_root else caller.user_id,
+            principal_name=caller.name or "", issued_at=now, expires_at=now + duration, session_name=name,
+            session_policy=policy, session_policy_arns=session_arns, tags=session_tags)
+        return {"credentials": credentials, "federated_user": FederatedUser(session.user_id, session.arn),
+                "packed_policy_size": packed}
+
     async def get_caller_identity(self, call: Call) -> dict[str, Any]:
         caller = self._caller(call)  # never denied by policy, as on AWS
         return {"user_id": caller.user_id, "account": caller.account, "arn": caller.arn}
@@ -136,13 +171,7 @@ class StsService:
         tags, transitive = resolve_session_tags(req, inherited)
         source_identity = resolve_source_identity(req.source_identity, inherited)
         await self._check_trust(call, req, role, tags, transitive, source_identity)
-        packed = None
-        if req.policy is not None or req.policy_arns or tags:
-            packed = packed_policy_size(req.policy, req.policy_arns, tags, transitive)
-            if packed > 100:
-                raise PackedPolicyTooLarge(
-                    f"Packed size of the session policies and session tags is {packed}% of the allowed maximum",
-                    reason="packed_policy_too_large")
+        packed = self._packed(req.policy, req.policy_arns, tags, transitive)
         now = float(int(self._clock.time()))
         expires = now + duration if req.not_after is None else min(now + duration, float(int(req.not_after)))
         mfa = req.mfa_authenticated or (inherited is not None and inherited.mfa_authenticated)
@@ -227,6 +256,19 @@ class StsService:
                                                 resource_requires_grant=True, principal=req.principal)
             if not decision.allowed:
                 raise self._not_authorized(caller, action, req.role_arn, f"trust_denied:{action}")
+
+    @staticmethod
+    def _packed(policy: str | None, policy_arns: Sequence[str], tags: Sequence[Tag],
+                transitive: Sequence[str]) -> int | None:
+        """PackedPolicySize (None without session policies or tags); over 100% is refused."""
+        if policy is None and not policy_arns and not tags:
+            return None
+        packed = packed_policy_size(policy, policy_arns, tags, transitive)
+        if packed > 100:
+            raise PackedPolicyTooLarge(
+                f"Packed size of the session policies and session tags is {packed}% of the allowed maximum",
+                reason="packed_policy_too_large")
+        return packed
 
     async def _verify_mfa(self, caller: Caller, serial_number: str | None, token_code: str | None) -> bool:
         if serial_number is None and token_code is None:

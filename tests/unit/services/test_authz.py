@@ -164,3 +164,33 @@ async def test_decide_with_trust_policy_and_federated_principal(iam: IamStore, a
     bad = await authz.decide(call, "sts:AssumeRoleWithSAML", role_arn, context={"saml:aud": "https://evil/saml"},
                              resource_policy=trust, resource_requires_grant=True, principal=principal)
     assert not bad.allowed
+
+
+# ---- GetFederationToken sessions: the caller's policies intersected with the session policy ----
+def federated_call(principal_arn: str, principal_id: str, principal_name: str, policy: str | None) -> Call:
+    s = Session("ASIAF", "x" * 40, "federated-user", ACCT, arn.federated_user(ACCT, "fed"), f"{ACCT}:fed",
+                principal_arn, principal_id, principal_name, NOW, NOW + 3600, session_name="fed",
+                session_policy=policy)
+    caller = Caller("federated-user", ACCT, s.arn, s.user_id, principal_arn, "ASIAF", name=principal_name, session=s)
+    return Call(caller, RequestMeta("r", NOW))
+
+
+async def test_a_federated_session_is_the_intersection_of_user_and_session_policies(
+        iam: IamStore, authz: Authorizer) -> None:
+    user_call_ = await user_call(iam)
+    alice = user_call_.caller
+    assert alice is not None
+    await put(iam, "user", "alice", doc(st("Allow", "s3:GetObject"), st("Allow", "s3:PutObject")))
+    both = federated_call(alice.arn, alice.user_id, "alice", doc(st("Allow", "s3:GetObject"), st("Allow", "ec2:*")))
+    assert (await authz.decide(both, "s3:GetObject", "*")).allowed
+    assert not (await authz.decide(both, "s3:PutObject", "*")).allowed  # not in the session policy
+    assert not (await authz.decide(both, "ec2:RunInstances", "*")).allowed  # not in the user's policies
+    bare = federated_call(alice.arn, alice.user_id, "alice", None)
+    assert not (await authz.decide(bare, "s3:GetObject", "*")).allowed  # no session policy: nothing
+
+
+async def test_a_root_federated_session_is_its_session_policy(authz: Authorizer) -> None:
+    fed = federated_call(arn.root(ACCT), ACCT, "", doc(st("Allow", "s3:GetObject")))
+    assert (await authz.decide(fed, "s3:GetObject", "*")).allowed
+    assert not (await authz.decide(fed, "s3:PutObject", "*")).allowed
+    assert not (await authz.decide(federated_call(arn.root(ACCT), ACCT, "", None), "s3:GetObject", "*")).allowed
