@@ -85,8 +85,10 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     iam = IamService(iam_store, authorizer, account=account, clock=clock)
     mfa = TotpVerifier(iam_store, MfaAttempts(redis), clock=clock)
     sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa)
-    metrics = Metrics()
     logger = JsonLogger(log_stream, clock)
+    metrics = Metrics(counters=lambda: {
+        "tessera_log_lines_lost_total": ("Log and audit lines dropped because the log stream kept failing.",
+                                         logger.lost)})
     recorder = RequestRecorder(metrics=metrics, audit=AuditLog(logger), logger=logger, clock=clock)
     return Container(
         settings=settings,

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import orjson
@@ -20,6 +21,8 @@ from app.audit.events import AuditEvent, scrub
 from app.core.clock import Clock, format_second
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+PIPE_BUF = 4096  # POSIX: writes up to this size to a pipe are never interleaved with others'
+MAX_PENDING = 10_000
 
 
 def fingerprint(secret: str | bytes) -> str:
@@ -31,6 +34,20 @@ def fingerprint(secret: str | bytes) -> str:
 def _timestamp(t: float) -> str:
     whole = int(t)
     return f"{format_second(whole)}.{int((t - whole) * 1000):03d}Z"
+
+
+def _chunk_ends(lines: list[str]) -> Iterator[int]:
+    """Where to cut `lines` so that each piece is at most PIPE_BUF bytes of whole lines (a
+    longer line is a piece of its own); lazily, so a failing first write costs one piece."""
+    size = 0
+    for i, line in enumerate(lines):
+        n = len(line) if line.isascii() else len(line.encode("utf-8", "replace"))
+        if size and size + n > PIPE_BUF:
+            yield i
+            size = 0
+        size += n
+    if lines:
+        yield len(lines)
 
 
 def _opaque(value: object) -> str:
@@ -54,6 +71,7 @@ class JsonLogger:
         self._min = LEVELS[level]
         self._pending: list[str] = []
         self._scheduled = False
+        self.lost = 0  # lines dropped after the stream kept failing (exported as a metric)
 
     def log(self, level: str, event: str, *, request_id: str | None = None, **fields: Any) -> None:
         if LEVELS.get(level, 40) < self._min:
@@ -77,13 +95,13 @@ class JsonLogger:
         self._write(_dumps(line) + "\n")
 
     def _write(self, text: str) -> None:
-        """Lines logged during one event-loop iteration reach the stream in one write at its
-        end (one system call for every request that finished in it); outside a loop, at once."""
+        """Lines logged during one event-loop iteration are written together at its end, a
+        few per system call (see `flush`); outside a loop, at once."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._stream.write(text)
-            self._stream.flush()
+            self._pending.append(text)
+            self.flush()
             return
         self._pending.append(text)
         if not self._scheduled:
@@ -91,12 +109,26 @@ class JsonLogger:
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Write what is pending now (also called at shutdown)."""
+        """Write what is pending (also called at shutdown), in writes of at most PIPE_BUF
+        bytes made of whole lines, so lines of workers sharing one pipe never interleave. When
+        the stream fails, the unwritten lines stay pending for the next flush (at most
+        MAX_PENDING; beyond that the oldest are dropped and counted in `lost`)."""
         self._scheduled = False
-        if self._pending:
-            text, self._pending = "".join(self._pending), []
-            self._stream.write(text)
-            self._stream.flush()
+        pending, self._pending = self._pending, []
+        start = 0
+        try:
+            for end in _chunk_ends(pending):
+                self._stream.write("".join(pending[start:end]))
+                self._stream.flush()
+                start = end
+        except (OSError, ValueError):  # a full disk, a closed pipe or stream
+            unwritten = pending[start:] if start else pending
+            unwritten.extend(self._pending)
+            overflow = len(unwritten) - MAX_PENDING
+            if overflow > 0:
+                self.lost += overflow
+                del unwritten[:overflow]
+            self._pending = unwritten
 
     def debug(self, event: str, **kw: Any) -> None:
         self.log("debug", event, **kw)

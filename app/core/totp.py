@@ -57,7 +57,7 @@ def match_consecutive(seed: str, first: str, second: str, now: float, window: in
     """For enabling or resynchronising a device (AWS asks for two consecutive codes): the step
     of `second` when `first` is the code of the step before it, within `window` steps of now
     (a wider window: the device may have drifted). None otherwise."""
-    if len(first) != DIGITS or len(second) != DIGITS:
+    if not all(len(c) == DIGITS and c.isascii() and c.isdigit() for c in (first, second)):
         return None
     current = step_of(now)
     found = None

@@ -277,16 +277,17 @@ class MfaMixin(EntitiesMixin):
         except ValueError:
             return None
 
-    async def claim_mfa_step(self, serial_number: str, step: int) -> bool:
+    async def claim_mfa_step(self, serial_number: str, step: int, user_name: str) -> bool:
         """Replay guard: record `step` as used with the device and return True, or return
-        False when it or a later step was used already (or the device does not exist). Not an
-        IAM change: no epoch bump."""
+        False when it or a later step was used already, or when the device is not (any more)
+        assigned to `user_name` (deactivated or deleted since its seed was read). Not an IAM
+        change: no epoch bump."""
         _, key, step_key = self._mfa_keys(serial_number)
 
         async def body(pipe: Any) -> bool:
-            there, last = await self._read(("exists", key), ("get", step_key))
+            owner, last = await self._read(("hget", key, "u"), ("get", step_key))
             pipe.multi()
-            if not there or (last is not None and int(last) >= step):
+            if not owner or owner.lower() != user_name.lower() or (last is not None and int(last) >= step):
                 return False
             pipe.set(step_key, step)
             return True

@@ -2,8 +2,9 @@
 
 IAM entities of an account share the hash tag `{iam:ACCOUNT}` so that every multi-key
 change (MULTI/EXEC) lands in one Redis Cluster slot. A session is a single key named by
-its access key id, so sessions spread over the cluster. Failed MFA attempts are counted per
-device under `mfa:fail:SERIAL` (expires with the attempt window).
+its access key id, so sessions spread over the cluster. MFA code attempts are counted under
+`mfa:try:SERIAL` (a device's own user) or `mfa:try:user:ID` (other devices), expiring with the
+attempt window.
 
 IAM layout (`T` = the tag, `l` = the lowercased entity name: names are unique
 case-insensitively, the record keeps the original case):
@@ -48,8 +49,10 @@ class Keys:
 
     # ---- MFA code attempts (not IAM state: outside the account's hash tag) ----
     @staticmethod
-    def mfa_failures(serial_number: str) -> str:
-        return f"mfa:fail:{serial_number}"
+    def mfa_attempts(subject: str) -> str:
+        """`subject`: a device's serial number, or `user:ID` for a user's attempts on
+        devices that are not theirs (app.store.mfa_attempts)."""
+        return f"mfa:try:{subject}"
 
     # ---- IAM entities: users, groups, roles ----
     def entity(self, kind: str, lname: str) -> str:

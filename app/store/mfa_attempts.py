@@ -1,11 +1,16 @@
-"""Failed MFA code attempts per device, to bound guessing.
+"""MFA code attempts, counted to bound guessing.
 
 A six-digit code has a million values and about three are valid at any moment (the current
-step and one either side), so unlimited guessing would find one in hours. Each failed
-attempt increments a per-device counter that expires `window` seconds after the first
-failure of the window; while it is at `limit`, every attempt fails, right codes included
-(as AWS, which throttles MFA attempts). `limit` failures per `window` allow about
-`limit * 3 / 10^6` successful guesses per window: with the defaults, 1 in ~10^5 per 10 minutes.
+step and one either side), so unlimited guessing would find one in hours. Every attempt is
+counted BEFORE its code is checked, in one transaction (`SET 0 EX window NX` + `INCR`), so
+concurrent guesses cannot slip past the limit; an attempt that succeeds is taken back. While
+a subject is at `limit`, every attempt fails, right codes included (AWS throttles MFA
+attempts too). `limit` attempts per `window` give a guesser about `limit * 3 / 10^6` chances
+per window: with the defaults, about 1 in 33,000 per 10 minutes.
+
+The subject is chosen by the caller of this module: the device for its owner's attempts, the
+calling user for attempts on devices that are not theirs (so nobody can lock someone else's
+device by guessing at it).
 """
 from __future__ import annotations
 
@@ -20,27 +25,32 @@ LIMIT = 10
 WINDOW = 600
 
 
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("the credential store is unavailable", reason="store_unavailable")
+
+
 class MfaAttempts:
     def __init__(self, redis: Any, *, limit: int = LIMIT, window: int = WINDOW) -> None:
         self._r = redis
         self._limit = limit
         self._window = window
 
-    async def blocked(self, serial_number: str) -> bool:
-        """Whether the device has used up its failed attempts for the current window."""
-        try:
-            raw = await self._r.get(Keys.mfa_failures(serial_number))
-        except RedisError as exc:
-            raise ServiceUnavailable("the credential store is unavailable", reason="store_unavailable") from exc
-        return raw is not None and int(raw) >= self._limit
-
-    async def failed(self, serial_number: str) -> None:
-        """Count one failed attempt (the window starts at the first failure)."""
-        key = Keys.mfa_failures(serial_number)
+    async def attempt(self, subject: str) -> bool:
+        """Count one attempt for `subject` (the window starts at its first attempt); False when
+        the window's attempts are used up (then the code must not even be checked)."""
+        key = Keys.mfa_attempts(subject)
         try:
             async with self._r.pipeline(transaction=True) as pipe:
-                pipe.set(key, 0, ex=self._window, nx=True)  # the window starts now (Redis 6.2+)
+                pipe.set(key, 0, ex=self._window, nx=True)  # Redis 6.2 has no EXPIRE NX
                 pipe.incr(key)
-                await pipe.execute()
+                _, count = await pipe.execute()
         except RedisError as exc:
-            raise ServiceUnavailable("the credential store is unavailable", reason="store_unavailable") from exc
+            raise _unavailable() from exc
+        return int(count) <= self._limit
+
+    async def succeeded(self, subject: str) -> None:
+        """Take back the attempt of a good code: only failures use up the window."""
+        try:
+            await self._r.decr(Keys.mfa_attempts(subject))
+        except RedisError as exc:
+            raise _unavailable() from exc

@@ -21,6 +21,8 @@ import asyncio
 import collections
 from typing import Any
 
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -45,8 +47,13 @@ class MultiplexedRedis:
 
     @classmethod
     def of(cls, client: Any) -> "MultiplexedRedis":
-        """One for the server (and database, credentials, TLS...) a redis-py client uses."""
-        return cls(client.connection_pool.make_connection())
+        """One for the server (and database, credentials, TLS...) a redis-py client uses.
+        Its connection never retries on its own: a failed connect or health check fails the
+        waiting commands at once (503) instead of after redis-py's retries and backoff, and the
+        next command tries again."""
+        connection = client.connection_pool.make_connection()
+        connection.retry = Retry(NoBackoff(), 0)
+        return cls(connection)
 
     # ---- the commands ----
     def get(self, key: str) -> "asyncio.Future[Any]":
@@ -71,7 +78,8 @@ class MultiplexedRedis:
     async def aclose(self) -> None:
         for task in (self._sender, self._reader):
             if task is not None:
-                task.cancel()
+                task.cancel()  # a task cancelled before it started never runs its `finally`
+        self._sender = self._reader = None
         await self._fail(RedisConnectionError("the client was closed"))
 
     # ---- the machinery ----
@@ -90,8 +98,8 @@ class MultiplexedRedis:
                 elif self._reader is None:
                     await self._check_idle_connection()
                 batch, self._outbox = self._outbox, []
-                packed = conn.pack_commands([args for args, _, _ in batch])
                 self._inflight.extend((future, convert) for _, future, convert in batch)
+                packed = conn.pack_commands([args for args, _, _ in batch])  # may raise: fails the batch
                 await conn.send_packed_command(packed, check_health=False)
                 self._ensure_reader()  # replies wait in the connection's buffer till then
         except Exception as exc:  # noqa: BLE001 - handed to every waiting caller

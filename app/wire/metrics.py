@@ -7,6 +7,7 @@ new actions are counted under `action="other"`.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable, Mapping
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # upper bounds in seconds, 0.5 ms .. 5 s; +Inf is implicit
@@ -40,13 +41,16 @@ class _Series:
 
 
 class Metrics:
-    def __init__(self, buckets: tuple[float, ...] = DEFAULT_BUCKETS, *, max_series: int = 2000) -> None:
+    def __init__(self, buckets: tuple[float, ...] = DEFAULT_BUCKETS, *, max_series: int = 2000,
+                 counters: Callable[[], Mapping[str, tuple[str, float]]] | None = None) -> None:
+        """`counters`: more counters to export, read at each render: name -> (help, value)."""
         if list(buckets) != sorted(set(buckets)) or not buckets:
             raise ValueError("buckets must be a non-empty, strictly increasing sequence")
         self._bounds = buckets
         self._max_series = max_series
         self._requests: dict[tuple[str, str], int] = {}
         self._latency: dict[tuple[str, str], _Series] = {}
+        self._counters = counters
 
     def observe(self, action: str, outcome: str, seconds: float) -> None:
         """Count one request of `action` that ended with `outcome` and took `seconds`."""
@@ -87,4 +91,6 @@ class Metrics:
                 out.append(f'tessera_request_duration_seconds_bucket{{{labels},le="{le}"}} {running}')
             out.append(f"tessera_request_duration_seconds_sum{{{labels}}} {_number(s.sum)}")
             out.append(f"tessera_request_duration_seconds_count{{{labels}}} {s.count}")
+        for name, (text, value) in sorted((self._counters() if self._counters else {}).items()):
+            out += [f"# HELP {name} {text}", f"# TYPE {name} counter", f"{name} {_number(value)}"]
         return "\n".join(out) + "\n"

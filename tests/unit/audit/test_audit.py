@@ -215,3 +215,62 @@ def test_outside_an_event_loop_lines_are_written_at_once() -> None:
     stream = _CountingStream()
     JsonLogger(stream, FixedClock(0)).info("plain.event", n=1)
     assert json.loads(stream.getvalue())["event"] == "plain.event" and stream.writes == 1
+
+
+class _RecordingStream(io.StringIO):
+    """Keeps every write apart; fails while `broken`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[str] = []
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if self.broken:
+            raise OSError(28, "No space left on device")
+        self.chunks.append(text)
+        return super().write(text)
+
+
+async def test_batched_lines_go_out_in_whole_lines_of_at_most_pipe_buf_bytes() -> None:
+    import asyncio
+
+    from app.audit.log import PIPE_BUF
+
+    stream = _RecordingStream()
+    logger = JsonLogger(stream, FixedClock(0))
+    for i in range(40):
+        logger.info("bulk.line", n=i, pad="é" * 150 if i % 3 else "x" * 300)
+    await asyncio.sleep(0)
+    assert len(stream.chunks) > 1
+    for chunk in stream.chunks:
+        assert len(chunk.encode()) <= PIPE_BUF and chunk.endswith("\n")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["n"] for line in lines] == list(range(40))
+
+
+def test_a_failing_stream_keeps_the_lines_for_the_next_flush() -> None:
+    stream = _RecordingStream()
+    logger = JsonLogger(stream, FixedClock(0))
+    stream.broken = True
+    logger.info("first")
+    logger.info("second")
+    assert stream.getvalue() == "" and logger.lost == 0
+    stream.broken = False
+    logger.info("third")
+    assert [json.loads(x)["event"] for x in stream.getvalue().splitlines()] == ["first", "second", "third"]
+
+
+def test_lines_beyond_the_pending_bound_are_dropped_and_counted() -> None:
+    from app.audit.log import MAX_PENDING
+
+    stream = _RecordingStream()
+    stream.broken = True
+    logger = JsonLogger(stream, FixedClock(0))
+    for i in range(MAX_PENDING + 5):
+        logger.info("e", n=i)
+    assert logger.lost == 5
+    stream.broken = False
+    logger.flush()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == MAX_PENDING and json.loads(lines[0])["n"] == 5  # the oldest went first

@@ -58,3 +58,11 @@ def test_consecutive_codes_enable_a_device() -> None:
 def test_codes_are_six_digits(key: bytes, step: int) -> None:
     code = totp.code_at(base64.b32encode(key).decode().rstrip("="), step)
     assert len(code) == 6 and code.isdigit()
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "12345", "abcdef", "1234567"])
+def test_malformed_enable_codes_never_match(code: str) -> None:
+    seed, now = totp.new_seed(), 1_900_000_000.0
+    good = totp.code_at(seed, totp.step_of(now))
+    assert totp.match_consecutive(seed, code, good, now) is None
+    assert totp.match_consecutive(seed, good, code, now) is None

@@ -30,8 +30,8 @@ class Devices:
     async def mfa_seed_for_user(self, user_name: str, serial_number: str) -> str | None:
         return SEED if (user_name.lower(), serial_number) == ("alice", SERIAL) else None
 
-    async def claim_mfa_step(self, serial_number: str, step: int) -> bool:
-        if self.claimed.get(serial_number, -1) >= step:
+    async def claim_mfa_step(self, serial_number: str, step: int, user_name: str) -> bool:
+        if user_name.lower() != "alice" or self.claimed.get(serial_number, -1) >= step:
             return False
         self.claimed[serial_number] = step
         return True
@@ -100,9 +100,27 @@ async def test_failed_attempts_lock_the_device_for_the_window(redis) -> None:
     v = verifier(redis, clock, limit=3, window=1)
     good = totp.code_at(SEED, totp.step_of(NOW))
     wrong = f"{(int(good) + 1) % 10**6:06d}"
+    await v.check(user(), SERIAL, totp.code_at(SEED, totp.step_of(NOW) - 1))  # successes use up nothing
     for _ in range(3):
         assert await reason(v.check(user(), SERIAL, wrong)) == "mfa_code_wrong"
     assert await reason(v.check(user(), SERIAL, good)) == "mfa_locked_out"  # even the right code
-    assert await redis.ttl(Keys.mfa_failures(SERIAL)) in (0, 1)  # the window runs from the first failure
+    assert await redis.ttl(Keys.mfa_attempts(SERIAL)) in (0, 1)  # the window runs from the first attempt
     await asyncio.sleep(1.1)
     await v.check(user(), SERIAL, good)  # the window has passed
+
+
+async def test_concurrent_guesses_cannot_pass_the_limit(redis) -> None:
+    """Attempts are counted before the code is checked: 60 guesses at once, 5 get checked."""
+    v = verifier(redis, FixedClock(NOW), limit=5, window=60)
+    good = totp.code_at(SEED, totp.step_of(NOW))
+    wrong = f"{(int(good) + 1) % 10**6:06d}"
+    outcomes = await asyncio.gather(*(reason(v.check(user(), SERIAL, wrong)) for _ in range(60)))
+    assert outcomes.count("mfa_code_wrong") == 5 and outcomes.count("mfa_locked_out") == 55
+
+
+async def test_guessing_at_someone_elses_device_locks_only_the_guesser(redis) -> None:
+    v = verifier(redis, FixedClock(NOW), limit=3, window=60)
+    for _ in range(5):
+        await reason(v.check(user("mallory"), SERIAL, "000000"))
+    assert await reason(v.check(user("mallory"), SERIAL, "000000")) == "mfa_locked_out"
+    await v.check(user(), SERIAL, totp.code_at(SEED, totp.step_of(NOW)))  # alice is not locked out

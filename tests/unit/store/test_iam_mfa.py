@@ -167,7 +167,7 @@ async def test_concurrent_enables_assign_a_device_once(store: IamStore) -> None:
 # ---- replay guard ----
 async def test_enable_codes_cannot_be_replayed(store: IamStore, clock: FixedClock) -> None:
     serial, seed = await assigned(store)
-    assert not await store.claim_mfa_step(serial, STEP)  # the step enabling used
+    assert not await store.claim_mfa_step(serial, STEP, "alice")  # the step enabling used
     await store.deactivate_mfa_device("alice", serial)
     with pytest.raises(InvalidAuthenticationCode):
         await store.enable_mfa_device("alice", serial, *codes(seed))
@@ -177,24 +177,32 @@ async def test_enable_codes_cannot_be_replayed(store: IamStore, clock: FixedCloc
 
 async def test_claim_mfa_step_works_once_and_only_forward(store: IamStore) -> None:
     serial, _ = await assigned(store)
-    assert await store.claim_mfa_step(serial, STEP + 1)
-    assert not await store.claim_mfa_step(serial, STEP + 1)
-    assert not await store.claim_mfa_step(serial, STEP)
-    assert await store.claim_mfa_step(serial, STEP + 2)
-    assert not await store.claim_mfa_step(f"arn:aws:iam::{ACCT}:mfa/nope", STEP + 5)
+    assert await store.claim_mfa_step(serial, STEP + 1, "alice")
+    assert not await store.claim_mfa_step(serial, STEP + 1, "alice")
+    assert not await store.claim_mfa_step(serial, STEP, "alice")
+    assert await store.claim_mfa_step(serial, STEP + 2, "alice")
+    assert not await store.claim_mfa_step(f"arn:aws:iam::{ACCT}:mfa/nope", STEP + 5, "alice")
+
+
+async def test_a_claim_holds_only_for_the_device_owner(store: IamStore) -> None:
+    """Deactivated (or given to someone else) between reading the seed and the claim: refused."""
+    serial, _ = await assigned(store)
+    assert not await store.claim_mfa_step(serial, STEP + 1, "bob")
+    await store.deactivate_mfa_device("alice", serial)
+    assert not await store.claim_mfa_step(serial, STEP + 1, "alice")
 
 
 async def test_concurrent_claims_of_a_step_yield_one_winner(store: IamStore) -> None:
     serial, _ = await assigned(store)
-    got = await asyncio.gather(*[store.claim_mfa_step(serial, STEP + 1) for _ in range(20)])
+    got = await asyncio.gather(*[store.claim_mfa_step(serial, STEP + 1, "alice") for _ in range(20)])
     assert got.count(True) == 1
 
 
 async def test_claims_do_not_bump_the_epoch(store: IamStore) -> None:
     serial, _ = await assigned(store)
     before = await store.epoch()
-    assert await store.claim_mfa_step(serial, STEP + 1)
-    assert not await store.claim_mfa_step(serial, STEP + 1)
+    assert await store.claim_mfa_step(serial, STEP + 1, "alice")
+    assert not await store.claim_mfa_step(serial, STEP + 1, "alice")
     assert await store.epoch() == before
 
 
@@ -236,7 +244,7 @@ async def test_resync(store: IamStore, clock: FixedClock) -> None:
     with pytest.raises(InvalidAuthenticationCode):
         await store.resync_mfa_device("alice", serial, "123456", "654321")
     await store.resync_mfa_device("alice", serial, *codes(seed, STEP + 2))
-    assert not await store.claim_mfa_step(serial, STEP + 2)
+    assert not await store.claim_mfa_step(serial, STEP + 2, "alice")
 
 
 async def test_deactivate_then_delete(store: IamStore, redis: aioredis.Redis) -> None:
@@ -349,7 +357,7 @@ async def test_lifecycle_on_fakeredis() -> None:
     store = IamStore(fake, account=ACCT, box=BOX, clock=FixedClock(NOW))
     serial, seed = await assigned(store)
     assert await store.mfa_seed_for_user("alice", serial) == seed
-    got = await asyncio.gather(*[store.claim_mfa_step(serial, STEP + 1) for _ in range(5)])
+    got = await asyncio.gather(*[store.claim_mfa_step(serial, STEP + 1, "alice") for _ in range(5)])
     assert got.count(True) == 1
     await store.deactivate_mfa_device("alice", serial)
     await store.delete_virtual_mfa_device(serial)

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.backoff import ConstantBackoff, NoBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -248,3 +248,34 @@ async def test_a_closed_client_connects_again_on_use(redis):
     await hot.aclose()
     assert await hot.get("k") == "v"
     await hot.aclose()
+
+
+async def test_a_command_that_cannot_be_encoded_fails_its_batch_instead_of_hanging(redis) -> None:
+    hot = MultiplexedRedis.of(redis)
+    results = await asyncio.wait_for(asyncio.gather(hot.get("a"), hot.get("\ud800"), hot.mget("a"),
+                                                    return_exceptions=True), 5)
+    assert all(isinstance(r, RedisError) for r in results), results
+    await redis.set("a", "1")
+    assert await hot.get("a") == "1"  # the next batch runs normally
+    await hot.aclose()
+
+
+async def test_closing_before_the_first_write_leaves_the_client_usable(redis) -> None:
+    await redis.set("k", "v")
+    hot = MultiplexedRedis.of(redis)
+    pending = hot.get("k")  # its sender task is created but has not run
+    await hot.aclose()
+    assert isinstance((await asyncio.gather(pending, return_exceptions=True))[0], RedisConnectionError)
+    assert await asyncio.wait_for(hot.get("k"), 5) == "v"
+    await hot.aclose()
+
+
+async def test_an_unreachable_server_fails_at_once_not_after_redis_py_retries() -> None:
+    """The client's own retry policy (redis-py retries a connect with backoff) is not applied:
+    while Redis is down each request gets its 503 right away; the wait_for only guards a hang."""
+    dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", retry=Retry(ConstantBackoff(1), 10))  # ~10 s
+    hot = MultiplexedRedis.of(dead)
+    with pytest.raises(RedisConnectionError):
+        await asyncio.wait_for(hot.get("a"), 2)
+    await hot.aclose()
+    await dead.aclose()

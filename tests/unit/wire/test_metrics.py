@@ -100,3 +100,12 @@ def test_every_line_is_valid_exposition(observations: list[tuple[str, str, float
         assert _LINE.match(line), line
     total = sum(int(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("tessera_requests_total{"))
     assert total == len(observations)
+
+
+def test_extra_counters_are_read_at_each_render() -> None:
+    lost = {"n": 0}
+    m = Metrics(counters=lambda: {"tessera_log_lines_lost_total": ("Lines dropped.", lost["n"])})
+    assert "tessera_log_lines_lost_total 0\n" in m.render()
+    lost["n"] = 3
+    text = m.render()
+    assert "# TYPE tessera_log_lines_lost_total counter" in text and "tessera_log_lines_lost_total 3\n" in text
