@@ -54,6 +54,15 @@ class MfaVerifier(Protocol):
         """Return when the code is good; raise AccessDenied (with the precise reason) if not."""
 
 
+def _user_session_duration(caller: Caller, duration_seconds: int | None) -> int:
+    """GetSessionToken and GetFederationToken: 900..129600 seconds, 12 h by default, at most
+    one hour for the root."""
+    duration = 43200 if duration_seconds is None else duration_seconds
+    if not 900 <= duration <= 129600:
+        raise ValidationError("DurationSeconds must be between 900 and 129600 seconds")
+    return min(duration, 3600) if caller.is_root else duration
+
+
 def _tags(raw: Sequence[dict[str, str]] | None) -> tuple[Tag, ...]:
     return tuple(Tag(t["Key"], t.get("Value", "")) for t in raw or ())
 
@@ -98,11 +107,7 @@ class StsService:
         caller = self._caller(call)
         if caller.temporary:
             raise AccessDenied(SESSION_CREDS_REFUSED, reason="session_credentials")
-        duration = 43200 if duration_seconds is None else duration_seconds
-        if not 900 <= duration <= 129600:
-            raise ValidationError("DurationSeconds must be between 900 and 129600 seconds")
-        if caller.is_root:
-            duration = min(duration, 3600)
+        duration = _user_session_duration(caller, duration_seconds)
         mfa = await self._verify_mfa(caller, serial_number, token_code)
         now = float(int(self._clock.time()))
         principal_id = caller.account if caller.is_root else caller.user_id
@@ -128,11 +133,7 @@ class StsService:
         await self._authz.require(call, "sts:GetFederationToken", federated_arn, context=request_tags(session_tags))
         if session_tags:
             await self._authz.require(call, "sts:TagSession", federated_arn, context=request_tags(session_tags))
-        duration = 43200 if duration_seconds is None else duration_seconds
-        if not 900 <= duration <= 129600:
-            raise ValidationError("DurationSeconds must be between 900 and 129600 seconds")
-        if caller.is_root:
-            duration = min(duration, 3600)
+        duration = _user_session_duration(caller, duration_seconds)
         session_arns = tuple(p["arn"] for p in policy_arns or ())
         await self._check_session_policies(policy, session_arns)
         packed = self._packed(policy, session_arns, session_tags, ())

@@ -10,23 +10,17 @@ per window: with the defaults, about 1 in 33,000 per 10 minutes.
 
 The subject is chosen by the caller of this module: the device for its owner's attempts, the
 calling user for attempts on devices that are not theirs (so nobody can lock someone else's
-device by guessing at it).
+device by guessing at it). Redis failures surface as redis-py's errors, which the wire answers
+with ServiceUnavailable (503) like every other store call.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from redis.exceptions import RedisError
-
-from app.core.errors import ServiceUnavailable
 from app.store.keys import Keys
 
 LIMIT = 10
 WINDOW = 600
-
-
-def _unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable("the credential store is unavailable", reason="store_unavailable")
 
 
 class MfaAttempts:
@@ -39,18 +33,12 @@ class MfaAttempts:
         """Count one attempt for `subject` (the window starts at its first attempt); False when
         the window's attempts are used up (then the code must not even be checked)."""
         key = Keys.mfa_attempts(subject)
-        try:
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.set(key, 0, ex=self._window, nx=True)  # Redis 6.2 has no EXPIRE NX
-                pipe.incr(key)
-                _, count = await pipe.execute()
-        except RedisError as exc:
-            raise _unavailable() from exc
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=self._window, nx=True)  # Redis 6.2 has no EXPIRE NX
+            pipe.incr(key)
+            _, count = await pipe.execute()
         return int(count) <= self._limit
 
     async def succeeded(self, subject: str) -> None:
         """Take back the attempt of a good code: only failures use up the window."""
-        try:
-            await self._r.decr(Keys.mfa_attempts(subject))
-        except RedisError as exc:
-            raise _unavailable() from exc
+        await self._r.decr(Keys.mfa_attempts(subject))
