@@ -11,7 +11,7 @@ The explainer (`explainer.py`) mirrors these decisions exactly; a property test 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -39,6 +39,66 @@ def index_key(idx: str) -> tuple[int, str]:
         raise ValidationError(f"invalid list index `{shown}`: indices must be decimal numbers")
     digits = idx.lstrip("0")
     return (len(digits), digits)
+
+
+def _under(entries: Entries, head_name: str) -> Iterator[tuple[str, str | None, str] | None]:
+    """(index, what follows the index or None, value) of each pair `head_name.INDEX[.REST]`;
+    None for the bare `Name=` that sends an empty list or map."""
+    for key, value in entries:
+        if key is None:
+            yield None
+            continue
+        head, dot, rest = key.partition(".")
+        if head == head_name and dot:
+            idx, dot2, tail = rest.partition(".")
+            yield idx, (tail if dot2 else None), value
+
+
+def group_list(entries: Entries, elem_wire: str, nested: bool) -> tuple[dict[str, Any], bool]:
+    """A list's pairs by index: `idx -> [(rest or None, value), ...]` when the elements are
+    structures, lists or maps (`nested`), `idx -> value` (last wins) for scalars; and whether
+    the bare `Name=` (an empty list) was sent. The one grouping rule of the decoder and the
+    explainer."""
+    items: dict[str, Any] = {}
+    bare = False
+    for found in _under(entries, elem_wire):
+        if found is None:
+            bare = True
+        elif nested:
+            items.setdefault(found[0], []).append(found[1:])
+        elif found[1] is None:
+            items[found[0]] = found[2]
+    return items, bare
+
+
+def group_map(entries: Entries, key_wire: str, value_wire: str,
+              nested: bool) -> tuple[dict[str, list[Any]], bool]:
+    """A map's pairs by index: `idx -> [key, value]` (MISSING where absent; for `nested`
+    values, `[(rest or None, value), ...]`); and whether the bare `Name=` was sent."""
+    slots: dict[str, list[Any]] = {}
+    bare = False
+    for found in _under(entries, "entry"):
+        if found is None:
+            bare = True
+            continue
+        idx, tail, value = found
+        if tail is None:
+            continue
+        part, dot, sub = tail.partition(".")
+        if part == key_wire and not dot:
+            pos = 0
+        elif part == value_wire and (nested or not dot):
+            pos = 1
+        else:
+            continue
+        slot = slots.get(idx)
+        if slot is None:
+            slots[idx] = slot = [MISSING, [] if nested else MISSING]
+        if pos == 1 and nested:
+            slot[1].append((sub if dot else None, value))
+        else:
+            slot[pos] = value
+    return slots, bare
 
 
 class DecoderCompiler:
@@ -120,32 +180,14 @@ class DecoderCompiler:
             sub = self.complex(element)
 
             def complex_list(entries: Entries) -> Any:
-                items: dict[str, list[Entry]] | None = None
-                bare = False
-                for key, value in entries:
-                    if key is None:
-                        bare = True
-                        continue
-                    head, dot, rest = key.partition(".")
-                    if head != elem_wire or not dot:
-                        continue
-                    idx, dot2, tail = rest.partition(".")
-                    if items is None:
-                        items = {}
-                    bucket = items.get(idx)
-                    if bucket is None:
-                        items[idx] = bucket = []
-                    bucket.append((tail if dot2 else None, value))
-                if items is None:
-                    if not bare:
-                        return MISSING
-                    out: list[Any] = []
-                else:
-                    out = []
-                    for idx in sorted(items, key=index_key):
-                        decoded = sub(items[idx])
-                        if decoded is not MISSING:
-                            out.append(decoded)
+                items, bare = group_list(entries, elem_wire, True)
+                if not items and not bare:
+                    return MISSING
+                out: list[Any] = []
+                for idx in sorted(items, key=index_key):
+                    decoded = sub(items[idx])
+                    if decoded is not MISSING:
+                        out.append(decoded)
                 if not lo <= len(out) <= hi:
                     raise INVALID
                 return out
@@ -155,19 +197,8 @@ class DecoderCompiler:
         conv = Scalar.of(element).fast()
 
         def scalar_list(entries: Entries) -> Any:
-            items: dict[str, str] | None = None
-            bare = False
-            for key, value in entries:
-                if key is None:
-                    bare = True
-                    continue
-                head, dot, idx = key.partition(".")
-                if head != elem_wire or not dot or "." in idx:
-                    continue
-                if items is None:
-                    items = {}
-                items[idx] = value
-            if items is None:
+            items, bare = group_list(entries, elem_wire, False)
+            if not items:
                 if not bare:
                     return MISSING
                 out: list[Any] = []
@@ -192,35 +223,8 @@ class DecoderCompiler:
         hi = shape.metadata.get("max", _BIG)
 
         def map_(entries: Entries) -> Any:
-            slots: dict[str, list[Any]] | None = None
-            bare = False
-            for key, value in entries:
-                if key is None:
-                    bare = True
-                    continue
-                head, dot, rest = key.partition(".")
-                if head != "entry" or not dot:
-                    continue
-                idx, dot2, tail = rest.partition(".")
-                part, dot3, sub = tail.partition(".")
-                if not dot2 or (part != key_wire and part != value_wire):
-                    continue
-                if part == key_wire and dot3:
-                    continue
-                if part == value_wire and dot3 and not value_complex:
-                    continue
-                if slots is None:
-                    slots = {}
-                slot = slots.get(idx)
-                if slot is None:
-                    slots[idx] = slot = [MISSING, MISSING if not value_complex else []]
-                if part == key_wire:
-                    slot[0] = value
-                elif value_complex:
-                    slot[1].append((sub if dot3 else None, value))
-                else:
-                    slot[1] = value
-            if slots is None:
+            slots, bare = group_map(entries, key_wire, value_wire, value_complex)
+            if not slots:
                 if not bare:
                     return MISSING
                 if lo > 0:

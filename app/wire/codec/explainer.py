@@ -1,8 +1,8 @@
 """The cold path: AWS's exact ValidationError text for a request the fast decoder rejected.
 
 A plain walker over botocore `Shape`s, readable as the spec of what is validated:
-1. `tree` groups the pairs exactly as `decoder.py` does (same presence rules, same index
-   order, same last-wins), keeping raw strings;
+1. `tree` groups the pairs with `decoder.py`'s own `group_list`/`group_map` (same presence
+   rules, same index order, same last-wins), keeping raw strings;
 2. `explain` walks the members in model order and writes one message per broken constraint:
    `Value '<v>' at '<path>' failed to satisfy constraint: <text>`, with lower-camel path
    segments and the index before `member` (`tags.6.member.value`), `Value null` for a missing
@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from app.wire.codec.decoder import COMPLEX, MISSING, Entries, Entry, index_key, wire_name
+from app.wire.codec.decoder import COMPLEX, MISSING, Entries, Entry, group_list, group_map, index_key, wire_name
 from app.wire.codec.scalars import TYPE_TEXT, Scalar
 
 MAX_SHOWN = 256
@@ -61,22 +61,8 @@ def _struct_tree(shape: Any, entries: Entries, top: bool) -> Any:
 
 def _list_tree(shape: Any, entries: Entries) -> Any:
     element = shape.member
-    elem_wire = wire_name(element, "member")
     is_complex = element.type_name in COMPLEX
-    items: dict[str, Any] = {}
-    bare = False
-    for key, value in entries:
-        if key is None:
-            bare = True
-            continue
-        head, dot, rest = key.partition(".")
-        if head != elem_wire or not dot:
-            continue
-        idx, dot2, tail = rest.partition(".")
-        if is_complex:
-            items.setdefault(idx, []).append((tail if dot2 else None, value))
-        elif not dot2:
-            items[idx] = value
+    items, bare = group_list(entries, wire_name(element, "member"), is_complex)
     if not items:
         return [] if bare else MISSING
     out = []
@@ -88,30 +74,8 @@ def _list_tree(shape: Any, entries: Entries) -> Any:
 
 
 def _map_tree(shape: Any, entries: Entries) -> Any:
-    key_wire = wire_name(shape.key, "key")
-    value_wire = wire_name(shape.value, "value")
     value_complex = shape.value.type_name in COMPLEX
-    slots: dict[str, list[Any]] = {}
-    bare = False
-    for key, value in entries:
-        if key is None:
-            bare = True
-            continue
-        head, dot, rest = key.partition(".")
-        if head != "entry" or not dot:
-            continue
-        idx, dot2, tail = rest.partition(".")
-        part, dot3, sub = tail.partition(".")
-        if not dot2:
-            continue
-        if part == key_wire and not dot3:
-            slots.setdefault(idx, [MISSING, [] if value_complex else MISSING])[0] = value
-        elif part == value_wire and (value_complex or not dot3):
-            slot = slots.setdefault(idx, [MISSING, [] if value_complex else MISSING])
-            if value_complex:
-                slot[1].append((sub if dot3 else None, value))
-            else:
-                slot[1] = value
+    slots, bare = group_map(entries, wire_name(shape.key, "key"), wire_name(shape.value, "value"), value_complex)
     if not slots:
         return [] if bare else MISSING
     out = []
