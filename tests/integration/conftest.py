@@ -19,7 +19,9 @@ import pytest
 import redis
 from botocore.config import Config
 
-REDIS_URL = os.environ.get("TESSERA_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+from tests.redis_target import redis_url
+
+REDIS_URL = os.environ.get("TESSERA_TEST_REDIS_URL", redis_url(11))
 ACCOUNT = "123456789012"
 ROOT_AKID = "AKIAROOTTESTKEY00001"
 ROOT_SECRET = "rootSecretKeyForIntegrationTests0000000A"

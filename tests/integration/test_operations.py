@@ -13,7 +13,7 @@ import pytest
 import redis as redis_lib
 from botocore.exceptions import ClientError
 
-from .conftest import ROOT_AKID, ROOT_SECRET, client, free_port, start_server
+from .conftest import REDIS_URL, ROOT_AKID, ROOT_SECRET, client, free_port, start_server
 
 
 def test_healthz_readyz_metrics(server, root_sts):
@@ -36,7 +36,7 @@ def test_serve_refuses_without_redis(tmp_path):
 
 def test_serve_refuses_bad_settings():
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env["TESSERA_REDIS_URL"] = "redis://127.0.0.1:6379/11"
+    env["TESSERA_REDIS_URL"] = REDIS_URL
     out = subprocess.run([sys.executable, "-m", "app", "serve"], env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "TESSERA_MASTER_KEY" in out.stderr
 

@@ -5,7 +5,7 @@ import io
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.audit import REDACTED, AuditEvent, AuditLog, JsonLogger, fingerprint, identity_of, scrub
@@ -150,6 +150,7 @@ _json = st.recursive(st.text(max_size=8) | st.integers() | st.none(),
                      max_leaves=20)
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # recursive strategy: slow to generate on a cold start
 @given(st.dictionaries(_keys, _json, max_size=6), st.sampled_from(LEAKS))
 def test_no_sensitive_value_survives(params: dict[str, object], leak: str) -> None:
     planted = {**params, "SessionToken": leak, "Nested": [{"SAMLAssertion": leak, "x": {"password": leak}}]}

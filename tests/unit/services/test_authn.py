@@ -16,8 +16,9 @@ from app.services.authn import EXPIRED_TOKEN, INVALID_TOKEN, TOUCH_EVERY, Authen
 from app.services.tokens import SessionTokens
 from app.store.secretbox import SecretBox
 from app.store.sessions import SessionStore
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/14"
+URL = redis_url(14)
 ACCT = "123456789012"
 NOW = float(int(time.time()))
 BOX = SecretBox(b"a" * 32)

@@ -18,8 +18,9 @@ from app.policy.document import policy_size
 from app.services.authz import Authorizer
 from app.store.iam_store import IamStore
 from app.store.secretbox import SecretBox
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/14"
+URL = redis_url(14)
 ACCT = "123456789012"
 NOW = float(int(time.time()))
 

@@ -17,8 +17,9 @@ from app.core.records import Call, Caller, RequestMeta
 from app.services.iam import IamService
 from app.store.iam_store import IamStore
 from app.store.secretbox import SecretBox
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/15"
+URL = redis_url(15)
 ACCT = "210987654321"
 ROOT = Call(Caller("root", ACCT, arn.root(ACCT), ACCT, arn.root(ACCT), "AKIAROOT"),
             RequestMeta(request_id="r", received_at=0.0))

@@ -36,8 +36,9 @@ from app.core.records import (
 from app.services.iam import IamService
 from app.store.iam_store import IamStore
 from app.store.secretbox import SecretBox
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/15"
+URL = redis_url(15)
 ACCT = "123456789012"
 NOW = 1_700_000_000.0
 DOC = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}'

@@ -13,8 +13,9 @@ from app.core.records import Caller, Session
 from app.services.mfa import MFA_FAILED, TotpVerifier
 from app.store.keys import Keys
 from app.store.mfa_attempts import MfaAttempts
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/5"
+URL = redis_url(5)
 ACCT = "123456789012"
 SERIAL = f"arn:aws:iam::{ACCT}:mfa/alice-phone"
 NOW = 1_900_000_005.0

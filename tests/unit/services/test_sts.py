@@ -23,8 +23,9 @@ from app.store.iam_store import IamStore
 from app.store.keys import Keys
 from app.store.secretbox import SecretBox
 from app.store.sessions import SessionStore
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/14"
+URL = redis_url(14)
 ACCT = "123456789012"
 NOW = float(int(time.time()))
 BOX = SecretBox(b"s" * 32)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import asyncio
 
 from app.store.connection import connect
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/9"
+URL = redis_url(9)
 
 
 async def test_a_burst_beyond_the_pool_waits_instead_of_failing(redis) -> None:

@@ -20,8 +20,9 @@ from app.store.iam_cache import CachedIamReads
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
 from app.store.secretbox import SecretBox
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/15"
+URL = redis_url(15)
 ACCT = "123456789012"
 NOW = 1_700_000_000.0
 KEYS = Keys(ACCT)

@@ -23,8 +23,9 @@ from app.store.iam_mfa import MAX_DEVICES_PER_USER
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
 from app.store.secretbox import SecretBox
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/6"
+URL = redis_url(6)
 ACCT = "123456789012"
 NOW = 1_700_000_000.0
 STEP = totp.step_of(NOW)

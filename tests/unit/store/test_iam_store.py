@@ -22,8 +22,9 @@ from app.core.records import Tag
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
 from app.store.secretbox import SecretBox
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/15"
+URL = redis_url(15)
 ACCT = "123456789012"
 NOW = 1_700_000_000.0
 BOX = SecretBox(b"k" * 32)

@@ -20,8 +20,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.store.multiplex import MultiplexedRedis
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/9"
+URL = redis_url(9)
 NO_RETRY = Retry(NoBackoff(), 0)  # redis-py retries a failed connect ten times by default
 
 

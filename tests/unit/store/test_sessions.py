@@ -15,8 +15,9 @@ from app.core.records import Session, Tag
 from app.store.keys import Keys
 from app.store.secretbox import SecretBox
 from app.store.sessions import SessionStore
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/14"
+URL = redis_url(14)
 ACCT = "123456789012"
 BOX = SecretBox(b"m" * 32)
 NOW = float(int(time.time()))

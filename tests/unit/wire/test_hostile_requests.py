@@ -31,8 +31,9 @@ from app.services.iam import IamService
 from app.services.sts import StsService
 from app.settings import Settings
 from app.store.connection import connect
+from tests.redis_target import redis_url
 
-URL = "redis://127.0.0.1:6379/8"
+URL = redis_url(8)
 ACCOUNT = "123456789012"
 ROOT = ("AKIAHOSTILEROOT00001", "hostileRootSecret0000000000000000000000A")
 HOST = "127.0.0.1:9"
