@@ -1,0 +1,29 @@
+"""The one value both federation kinds produce: who the IdP says the caller is, read only
+from what was verified."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class FederatedIdentity:
+    """A verified SAML assertion or OIDC token.
+
+    `attributes`: SAML attribute `Name` -> its values, or OIDC claim -> its values as strings,
+    taken only from the signed element / verified token. `token_id` is the assertion ID or
+    the JWT `jti` (replay marks); `expires_at` is the latest instant it may be redeemed
+    (epoch seconds: the earliest of the assertion's NotOnOrAfter limits, or the JWT `exp`).
+    `session_not_on_or_after` is SAML's AuthnStatement@SessionNotOnOrAfter (caps the session)."""
+
+    kind: Literal["saml", "oidc"]
+    issuer: str
+    subject: str
+    subject_type: str
+    audience: str
+    token_id: str
+    issued_at: float
+    expires_at: float
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    session_not_on_or_after: float | None = None
