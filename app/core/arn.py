@@ -65,6 +65,10 @@ def policy(account: str, path: str, name: str) -> str:
     return iam(account, f"policy{path}{name}")
 
 
+def saml_provider(account: str, name: str) -> str:
+    return iam(account, f"saml-provider/{name}")
+
+
 def assumed_role(account: str, role_name: str, session_name: str) -> str:
     return f"arn:{PARTITION}:sts::{account}:assumed-role/{role_name}/{session_name}"
 

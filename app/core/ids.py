@@ -37,6 +37,12 @@ def unique_id(prefix: str, rng: Random | None = None) -> str:
     return prefix + _base32(rng or SystemRandom(), 17)
 
 
+def opaque_id(length: int, rng: Random | None = None) -> str:
+    """`length` random characters of `[A-Z2-7]` (SAML provider UUIDs and private key ids, whose
+    model type is `[A-Z0-9]{22,64}`)."""
+    return _base32(rng or SystemRandom(), length)
+
+
 def access_key_id(prefix: str, rng: Random | None = None) -> str:
     return prefix + _base32(rng or SystemRandom(), 16)
 

@@ -392,3 +392,52 @@ class VirtualMfaDevice:
     user: User | None = None
     enable_date: float | None = None
     tags: tuple[Tag, ...] = ()
+
+
+# ---- SAML identity providers ----
+@dataclass(frozen=True, slots=True)
+class SamlPrivateKey:
+    """A private key registered to decrypt a provider's assertions, as GetSAMLProvider shows it:
+    its id and upload time, never the key."""
+
+    key_id: str
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class SamlProviderListEntry:
+    arn: str
+    valid_until: float
+    create_date: float
+
+
+@dataclass(frozen=True, slots=True)
+class SamlProvider:
+    """An IAM SAML provider as the IAM API shows it (GetSAMLProvider): no private key material."""
+
+    arn: str
+    name: str
+    saml_provider_uuid: str
+    saml_metadata_document: str
+    entity_id: str
+    create_date: float
+    valid_until: float
+    assertion_encryption_mode: str | None = None  # Required | Allowed | None (never set)
+    private_key_list: tuple[SamlPrivateKey, ...] = ()
+    tags: tuple[Tag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SamlProviderRecord:
+    """What AssumeRoleWithSAML trusts about a provider: its registered entity id (the Issuer),
+    every signing certificate of its metadata (PEM), its private keys (PEM, unsealed) and whether
+    assertions must be encrypted. `valid_until`: epoch seconds after which the metadata is void."""
+
+    arn: str
+    name: str
+    uuid: str
+    entity_id: str
+    certificates_pem: tuple[str, ...]
+    private_keys_pem: tuple[str, ...] = field(repr=False)
+    encryption_required: bool
+    valid_until: float

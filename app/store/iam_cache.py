@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 from app.core.errors import ServiceUnavailable
-from app.core.records import AccessKey, PrincipalPolicies, Role, User
+from app.core.records import AccessKey, PrincipalPolicies, Role, SamlProviderRecord, User
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
 
@@ -36,7 +36,7 @@ T = TypeVar("T")
 class CachedIamReads:
     """`CachedIamReads(store, redis, Keys(account), max_entries=50_000)`: IamStore's hot-path
     read API (`find_access_key`, `get_user`, `get_role`, `principal_policies`,
-    `managed_policy_document`) plus `pin()`; the last-used writes pass through."""
+    `managed_policy_document`, `saml_trust`) plus `pin()`; the last-used writes pass through."""
 
     def __init__(self, store: IamStore, redis: Any, keys: Keys, *, max_entries: int = 50_000) -> None:
         if max_entries < 1:
@@ -109,6 +109,15 @@ class CachedIamReads:
 
     async def managed_policy_document(self, arn: str) -> str | None:
         return await self._read(("doc", arn), lambda: self._store.managed_policy_document(arn))
+
+    async def saml_trust(self, name: str) -> SamlProviderRecord | None:
+        """The SAML provider's trust record (private keys unsealed once per epoch, not per
+        request). AssumeRoleWithSAML is unsigned, so no authentication pinned an epoch: this
+        pins one when the task has none, and the request's later reads (the role, its
+        policies) are then served from the same epoch's memory too."""
+        if self._pinned.get() is None:
+            await self.pin()
+        return await self._read(("saml", name.lower()), lambda: self._store.saml_trust(name))
 
     # ---- statistics writes: not IAM state, straight through ----
     async def touch_access_key(self, access_key_id: str, service: str, region: str) -> None:

@@ -3,7 +3,7 @@
 Read API used on every request by authentication / authorization:
 `find_access_key`, `get_user`, `get_role`, `principal_policies`, `managed_policy_document`,
 `ensure_root_access_key`, `touch_access_key` (and `touch_role`); for STS MFA sign-in,
-`mfa_seed_for_user` and `claim_mfa_step`.
+`mfa_seed_for_user` and `claim_mfa_step`; for AssumeRoleWithSAML, `saml_trust`.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from app.store.iam_mfa import MfaMixin
 from app.store.iam_policies import PoliciesMixin
 from app.store.iam_reads import ReadsMixin
 from app.store.iam_roles import RolesMixin
+from app.store.iam_saml import SamlMixin
 
 
 class IamStore(GroupsMixin, RolesMixin, PoliciesMixin, AttachmentsMixin, InlineMixin,
-               AccessKeysMixin, MfaMixin, ReadsMixin, DetailsMixin):
+               AccessKeysMixin, MfaMixin, SamlMixin, ReadsMixin, DetailsMixin):
     """`IamStore(redis, account=..., box=SecretBox(...), clock=Clock(), rng=None)`."""

@@ -4,7 +4,10 @@ IAM entities of an account share the hash tag `{iam:ACCOUNT}` so that every mult
 change (MULTI/EXEC) lands in one Redis Cluster slot. A session is a single key named by
 its access key id, so sessions spread over the cluster. MFA code attempts are counted under
 `mfa:try:SERIAL` (a device's own user) or `mfa:try:user:ID` (other devices), expiring with the
-attempt window.
+attempt window. A redeemed SAML assertion (or OIDC token) is marked under
+`fed:once:KIND:HASH` (HASH = SHA-256 of the provider ARN and the assertion ID / `jti`: the ID is
+attacker-chosen text, the hash bounds the key), expiring when the assertion could no longer be
+redeemed anyway (app.store.replay_marks).
 
 IAM layout (`T` = the tag, `l` = the lowercased entity name: names are unique
 case-insensitively, the record keeps the original case):
@@ -25,6 +28,9 @@ case-insensitively, the record keeps the original case):
                         assigned user's name  T:idx:mfa     ZSET (score 0) of device l
     T:mfa:l:step        last TOTP step used with the device (replay guard; written by sign-ins
                         without an epoch bump: it is not IAM state)
+    T:saml:l            HASH SAML provider: entity id, signing certificates (PEM), private keys
+                        sealed under the provider's UUID and key id, encryption mode, tags
+    T:saml:l:doc        its metadata document as uploaded   T:idx:saml ZSET (score 0) of provider l
     T:ids               SET of every unique id ever issued (ids are never reused)
     T:meta              HASH account facts (root creation date)
     T:epoch             random 64-bit hex, set anew by every IAM write in its MULTI/EXEC (not by
@@ -33,6 +39,8 @@ case-insensitively, the record keeps the original case):
                         carries, even after a flush or a restore from an older snapshot.
 """
 from __future__ import annotations
+
+import hashlib
 
 ENTITY_KINDS = ("user", "group", "role")
 
@@ -54,12 +62,19 @@ class Keys:
         devices that are not theirs (app.store.mfa_attempts)."""
         return f"mfa:try:{subject}"
 
+    # ---- one-time use of federation assertions / tokens (not IAM state) ----
+    @staticmethod
+    def federation_once(kind: str, provider_arn: str, token_id: str) -> str:
+        """`kind`: `saml` | `oidc`; the mark of one redeemed assertion ID (or `jti`) of one provider."""
+        digest = hashlib.sha256(f"{provider_arn}\n{token_id}".encode("utf-8", "surrogatepass")).hexdigest()
+        return f"fed:once:{kind}:{digest}"
+
     # ---- IAM entities: users, groups, roles ----
     def entity(self, kind: str, lname: str) -> str:
         return f"{self.tag}:{kind}:{lname}"
 
     def index(self, kind: str) -> str:
-        """ZSET of lowercased names of `user` / `group` / `role` / `policy` / `mfa`."""
+        """ZSET of lowercased names of `user` / `group` / `role` / `policy` / `mfa` / `saml`."""
         return f"{self.tag}:idx:{kind}"
 
     def inline(self, kind: str, lname: str) -> str:
@@ -118,6 +133,13 @@ class Keys:
 
     def user_mfa_devices(self, lname: str) -> str:
         return f"{self.tag}:user:{lname}:mfa"
+
+    # ---- SAML identity providers (names unique case-insensitively) ----
+    def saml_provider(self, lname: str) -> str:
+        return f"{self.tag}:saml:{lname}"
+
+    def saml_metadata(self, lname: str) -> str:
+        return f"{self.tag}:saml:{lname}:doc"
 
     # ---- account-wide ----
     def issued_ids(self) -> str:
