@@ -122,6 +122,13 @@ def identity_of(caller: Caller | None, *, federated_type: str | None = None) -> 
             "accountId": caller.account, "accessKeyId": caller.access_key_id, "principalId": caller.user_id}
 
 
+def saml_user_identity(name_qualifier: str, subject: str) -> dict[str, str]:
+    """CloudTrail's `userIdentity` of an AssumeRoleWithSAML caller: the provider stands as its
+    NameQualifier (Base64 SHA-1 of issuer, account and provider name), as AWS records it."""
+    return {"type": "SAMLUser", "principalId": f"{name_qualifier}:{subject}", "userName": subject,
+            "identityProvider": name_qualifier}
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     event_time: float

@@ -18,6 +18,9 @@ class AwsError(Exception):
         super().__init__(message)
         self.message = message
         self.reason = reason or self.code
+        # CloudTrail `userIdentity` for callers the wire cannot name (an AssumeRoleWithSAML
+        # whose assertion was verified before the request failed); None: the wire's own
+        self.user_identity: dict[str, str] | None = None
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"{type(self).__name__}({self.message!r})"

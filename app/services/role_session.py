@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.core.errors import ValidationError
@@ -44,6 +44,9 @@ class RoleSessionRequest:
     federation_context: tuple[tuple[str, str], ...] = ()  # also offered to the trust policy
     not_after: float | None = None  # e.g. SAML SessionNotOnOrAfter
     extra_context: tuple[tuple[str, str], ...] = field(default=())  # trust-only keys
+    # one-time use (a SAML assertion's replay mark): awaited once every check has passed, right
+    # before the session is minted; raises to refuse the session
+    redeem: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

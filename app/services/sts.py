@@ -1,4 +1,5 @@
-"""STS: AssumeRole, GetSessionToken, GetCallerIdentity, GetAccessKeyInfo.
+"""STS: AssumeRole, AssumeRoleWithSAML, GetSessionToken, GetFederationToken, GetCallerIdentity,
+GetAccessKeyInfo.
 
 `issue_role_session` is the one path that turns a trust decision into role credentials; the
 SAML/OIDC actions call it with the identity provider as the principal. Credentials are returned
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 from app.core import arn as arns
 from app.core import ids
 from app.core.clock import Clock
-from app.core.errors import AccessDenied, PackedPolicyTooLarge, ValidationError
+from app.core.errors import AccessDenied, AwsError, InvalidAction, PackedPolicyTooLarge, ValidationError
 from app.core.records import AssumedRoleUser, Call, Caller, Credentials, FederatedUser, Role, Session, Tag
 from app.policy import PolicyKind, compile_policy
 from app.policy.document import policy_size
@@ -37,6 +38,7 @@ from app.services.role_session import (
     resolve_session_tags,
     resolve_source_identity,
 )
+from app.services.saml_signin import SamlFederation
 from app.services.tokens import SessionTokens
 from app.store.sessions import SessionStore
 
@@ -70,7 +72,7 @@ def _tags(raw: Sequence[dict[str, str]] | None) -> tuple[Tag, ...]:
 class StsService:
     def __init__(self, iam_store: Any, session_store: SessionStore, tokens: SessionTokens,
                  authz: Authorizer, *, account: str, clock: Clock, rng: ids.Random | None = None,
-                 mfa: MfaVerifier | None = None) -> None:
+                 mfa: MfaVerifier | None = None, saml: SamlFederation | None = None) -> None:
         self._iam = iam_store
         self._sessions = session_store
         self._tokens = tokens
@@ -79,6 +81,7 @@ class StsService:
         self._clock = clock
         self._rng = rng
         self._mfa = mfa
+        self._saml = saml
 
     # ---- actions ----
     async def assume_role(self, call: Call, *, role_arn: str, role_session_name: str,
@@ -101,6 +104,24 @@ class StsService:
             external_id=external_id, mfa_authenticated=mfa))
         return {"credentials": issued.credentials, "assumed_role_user": issued.assumed_role_user,
                 "packed_policy_size": issued.packed_policy_size, "source_identity": issued.source_identity}
+
+    async def assume_role_with_saml(self, call: Call, *, role_arn: str, principal_arn: str, saml_assertion: str,
+                                    policy_arns: list[dict[str, str]] | None = None, policy: str | None = None,
+                                    duration_seconds: int | None = None) -> dict[str, Any]:
+        """Unsigned: the verified SAML assertion (app.services.saml_signin) is the caller."""
+        if self._saml is None:
+            raise InvalidAction("the operation `AssumeRoleWithSAML` is not configured on this server")
+        signin = await self._saml.sign_in(principal_arn, saml_assertion)
+        try:
+            issued = await self.issue_role_session(call, signin.role_session(
+                role_arn=role_arn, duration_seconds=duration_seconds, policy=policy,
+                policy_arns=[p["arn"] for p in policy_arns or ()]))
+        except AwsError as exc:
+            exc.user_identity = signin.user_identity  # the audit event names the SAML user
+            raise
+        return {"credentials": issued.credentials, "assumed_role_user": issued.assumed_role_user,
+                "packed_policy_size": issued.packed_policy_size, "source_identity": issued.source_identity,
+                **signin.response()}
 
     async def get_session_token(self, call: Call, *, duration_seconds: int | None = None,
                                 serial_number: str | None = None, token_code: str | None = None) -> dict[str, Any]:
@@ -177,6 +198,8 @@ class StsService:
         expires = now + duration if req.not_after is None else min(now + duration, float(int(req.not_after)))
         mfa = req.mfa_authenticated or (inherited is not None and inherited.mfa_authenticated)
         mfa_at = now if req.mfa_authenticated else (inherited.mfa_authenticated_at if inherited else None)
+        if req.redeem is not None:
+            await req.redeem()
         credentials, session = await self._mint(
             kind="assumed-role", account=self._account,
             arn=arns.assumed_role(self._account, role.role_name, req.session_name),

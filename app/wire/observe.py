@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.audit.events import AuditEvent, identity_of
+from app.audit.events import AuditEvent, identity_of, saml_user_identity
 from app.audit.log import AuditLog, JsonLogger
 from app.core.clock import Clock
 from app.wire.metrics import Metrics
@@ -34,7 +34,7 @@ class RequestRecorder:
             outcome="success" if error is None else "error",
             source_ip=meta.source_ip if meta else None,
             user_agent=meta.user_agent if meta else None,
-            user_identity=identity_of(outcome.caller, federated_type=_FEDERATED.get(outcome.action)),
+            user_identity=_identity(outcome),
             error_code=error.code if error else None,
             error_message=error.message if error else None,
             reason=error.reason if error else None,
@@ -43,6 +43,17 @@ class RequestRecorder:
             response_elements=_elements(outcome.action, outcome.result),
         )
         self._audit.write(event)
+
+
+def _identity(outcome: Outcome) -> dict[str, str]:
+    """The signed caller; for AssumeRoleWithSAML the SAMLUser its verified assertion names
+    (from the result, or from the error when it failed after the assertion was verified)."""
+    error, result = outcome.error, outcome.result
+    if error is not None and error.user_identity is not None:
+        return error.user_identity
+    if outcome.action == "AssumeRoleWithSAML" and isinstance(result, dict) and "name_qualifier" in result:
+        return saml_user_identity(result["name_qualifier"], result["subject"])
+    return identity_of(outcome.caller, federated_type=_FEDERATED.get(outcome.action))
 
 
 _MINTS = frozenset({"GetSessionToken", "GetFederationToken"})
