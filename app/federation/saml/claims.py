@@ -1,0 +1,156 @@
+"""Reading a verified assertion: issuer, subject, confirmation, conditions, times and
+attributes, each checked as AWS checks them (reference §4.1), into a FederatedIdentity.
+
+Only ever called with an element a verified signature covers. Values are XPath
+string-values (every text node, in order: exactly what c14n digested; shape.py has already
+refused comments and processing instructions), with surrounding whitespace removed, so a
+pretty-printed IdP's `<Issuer>\n  https://idp\n</Issuer>` still matches.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from app.federation.identity import FederatedIdentity
+from app.federation.saml.algorithms import BEARER, ENTITY_FORMAT, ISSUER, NAMEID_PREFIX, SAML, q
+from app.federation.saml.errors import SamlRejected, detail
+from app.federation.saml.instants import instant, optional_instant
+from app.federation.saml.trust import SamlSettings, SamlTrust
+
+_SUBJECT = q(SAML, "Subject")
+_NAME_ID = q(SAML, "NameID")
+_CONFIRMATION = q(SAML, "SubjectConfirmation")
+_CONFIRMATION_DATA = q(SAML, "SubjectConfirmationData")
+_CONDITIONS = q(SAML, "Conditions")
+_AUDIENCE_RESTRICTION = q(SAML, "AudienceRestriction")
+_AUDIENCE = q(SAML, "Audience")
+_CONDITION = q(SAML, "Condition")
+_AUTHN_STATEMENT = q(SAML, "AuthnStatement")
+_ATTRIBUTE = f"{q(SAML, 'AttributeStatement')}/{q(SAML, 'Attribute')}"
+_ATTRIBUTE_VALUE = q(SAML, "AttributeValue")
+_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+def text(node: Any) -> str:
+    """The element's string-value, stripped."""
+    return "".join(node.itertext()).strip()
+
+
+def _one(parent: Any, tag: str, reason: str, what: str) -> Any:
+    found = parent.findall(tag)
+    if len(found) != 1:
+        raise detail(reason, f"exactly one {what} is required") if reason == "saml_malformed" else SamlRejected(reason)
+    return found[0]
+
+
+def check_issuer(node: Any, trust: SamlTrust) -> str:
+    """The Issuer child of a Response or Assertion must name the provider."""
+    issuers = node.findall(ISSUER)
+    if len(issuers) != 1 or issuers[0].get("Format") not in (None, ENTITY_FORMAT) or text(issuers[0]) != trust.entity_id:
+        raise SamlRejected("saml_issuer_mismatch")
+    return trust.entity_id
+
+
+def check_version(node: Any, what: str) -> None:
+    if node.get("Version") != "2.0":
+        raise detail("saml_malformed", f"the {what} is not SAML 2.0")
+
+
+def check_issue_instant(node: Any, what: str, settings: SamlSettings, now: float) -> float:
+    issued = instant(node.get("IssueInstant"), f"the {what} IssueInstant")
+    if issued > now + settings.skew_seconds:
+        raise SamlRejected("saml_not_yet_valid")
+    if now - issued > settings.max_age_seconds:
+        minutes = settings.max_age_seconds / 60
+        raise SamlRejected("saml_too_old", f"Token must be redeemed within {minutes:g} minutes of issuance")
+    return issued
+
+
+def _check_window(not_before: float | None, not_on_or_after: float | None, settings: SamlSettings, now: float) -> None:
+    if not_before is not None and now + settings.skew_seconds < not_before:
+        raise SamlRejected("saml_not_yet_valid")
+    if not_on_or_after is not None and now >= not_on_or_after + settings.skew_seconds:
+        raise SamlRejected("saml_expired")
+
+
+def read_assertion(assertion: Any, trust: SamlTrust, settings: SamlSettings, now: float,
+                   in_response_to: str | None) -> FederatedIdentity:
+    """Every check on the (verified) assertion, then the identity it states."""
+    check_version(assertion, "assertion")
+    issuer = check_issuer(assertion, trust)
+    token_id = str(assertion.get("ID") or "")
+    issued = check_issue_instant(assertion, "assertion", settings, now)
+
+    subject = _one(assertion, _SUBJECT, "saml_no_nameid", "Subject")
+    name_ids = subject.findall(_NAME_ID)
+    if len(name_ids) != 1 or not text(name_ids[0]):
+        raise SamlRejected("saml_no_nameid")
+    name_id = name_ids[0]
+    if any(isinstance(c.tag, str) for c in name_id):
+        raise detail("saml_malformed", "NameID must hold text only")
+    recipient, confirmed_until = _confirmation(subject, settings, now)
+
+    conditions = _one(assertion, _CONDITIONS, "saml_malformed", "Conditions element")
+    not_on_or_after = optional_instant(conditions, "NotOnOrAfter", "Conditions NotOnOrAfter")
+    _check_window(optional_instant(conditions, "NotBefore", "Conditions NotBefore"), not_on_or_after, settings, now)
+    _audience(conditions, settings)
+
+    expires = confirmed_until if not_on_or_after is None else min(confirmed_until, not_on_or_after)
+    fmt = name_id.get("Format") or "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    return FederatedIdentity(
+        kind="saml", issuer=issuer, subject=text(name_id), subject_type=fmt.removeprefix(NAMEID_PREFIX),
+        audience=recipient, token_id=token_id, issued_at=issued, expires_at=expires,
+        attributes=_attributes(assertion), session_not_on_or_after=_session_end(assertion),
+        redeemable_until=min(expires + settings.skew_seconds, issued + settings.max_age_seconds),
+        name_qualifier=name_id.get("NameQualifier"), sp_name_qualifier=name_id.get("SPNameQualifier"),
+        in_response_to=in_response_to,
+    )
+
+
+def _confirmation(subject: Any, settings: SamlSettings, now: float) -> tuple[str, float]:
+    """Exactly one bearer SubjectConfirmation whose data names our Recipient and a
+    NotOnOrAfter still ahead: (Recipient, NotOnOrAfter)."""
+    confirmations = subject.findall(_CONFIRMATION)
+    if len(confirmations) != 1 or confirmations[0].get("Method") != BEARER:
+        raise SamlRejected("saml_subject_confirmation")
+    data = confirmations[0].findall(_CONFIRMATION_DATA)
+    if len(data) != 1 or data[0].get("Recipient") is None or data[0].get("NotOnOrAfter") is None:
+        raise SamlRejected("saml_subject_confirmation")
+    recipient = str(data[0].get("Recipient")).strip()
+    if recipient != settings.recipient:
+        raise SamlRejected("saml_recipient_mismatch")
+    until = instant(data[0].get("NotOnOrAfter"), "SubjectConfirmationData NotOnOrAfter")
+    _check_window(optional_instant(data[0], "NotBefore", "SubjectConfirmationData NotBefore"), until, settings, now)
+    return recipient, until
+
+
+def _audience(conditions: Any, settings: SamlSettings) -> None:
+    """At least one AudienceRestriction, and each names our audience (SAML: restrictions
+    are all required, the audiences within one are alternatives). Unknown conditions are
+    refused (SAML core 2.5.1.1: their validity is indeterminate)."""
+    restrictions = conditions.findall(_AUDIENCE_RESTRICTION)
+    if not restrictions:
+        raise SamlRejected("saml_audience_mismatch")
+    for restriction in restrictions:
+        if settings.audience not in (text(a) for a in restriction.findall(_AUDIENCE)):
+            raise SamlRejected("saml_audience_mismatch")
+    if conditions.find(_CONDITION) is not None:
+        raise detail("saml_malformed", "unknown Condition")
+
+
+def _session_end(assertion: Any) -> float | None:
+    ends = [optional_instant(s, "SessionNotOnOrAfter", "SessionNotOnOrAfter") for s in assertion.findall(_AUTHN_STATEMENT)]
+    known = [e for e in ends if e is not None]
+    return min(known) if known else None
+
+
+def _attributes(assertion: Any) -> dict[str, tuple[str, ...]]:
+    """Attribute Name -> values, in document order; an Attribute repeated in several
+    statements adds its values; xsi:nil values are left out."""
+    out: dict[str, list[str]] = {}
+    for attribute in assertion.iterfind(_ATTRIBUTE):
+        name = attribute.get("Name")
+        if not name:
+            raise detail("saml_malformed", "an Attribute has no Name")
+        values = out.setdefault(str(name), [])
+        values.extend(text(v) for v in attribute.iterfind(_ATTRIBUTE_VALUE) if v.get(_NIL) not in ("true", "1"))
+    return {k: tuple(v) for k, v in out.items()}
