@@ -11,6 +11,7 @@
   encrypt_for: None | certificate name ("sp") -> EncryptedAssertion
   content: "aes256-gcm" | "aes128-gcm" | "aes256-cbc" | "aes128-cbc"
   key_transport: sign.RSA_OAEP_MGF1P | sign.RSA_OAEP_11 | sign.RSA_1_5; key_placement: "inline" | "sibling"
+  oaep_digest: "sha1" | "sha256" (the OAEP DigestMethod)
   destination: defaults to the recipient; pass None to leave it out
   roles, session_name, session_duration, source_identity, tags, transitive_tag_keys, role_order
   attributes: extra Attribute Name -> values
@@ -68,14 +69,14 @@ class DemoIdP:
 
     def response_xml(self, *, sign_what: str = "assertion", encrypt_for: str | None = None,
                      content: str = "aes256-gcm", key_transport: str = sign.RSA_OAEP_MGF1P,
-                     key_placement: str = "inline", **kwargs: Any) -> bytes:
+                     key_placement: str = "inline", oaep_digest: str = "sha1", **kwargs: Any) -> bytes:
         options = {k: kwargs.pop(k) for k in _SIGN_KEYS if k in kwargs}
         tree = self.response_tree(**kwargs)
         if sign_what in ("assertion", "both"):
             sign.sign_element(build.assertion_of(tree), self.key_name, **options)
         if encrypt_for:
             sign.encrypt_assertion(tree, encrypt_for, content=content, key_transport=key_transport,
-                                   key_placement=key_placement)
+                                   key_placement=key_placement, oaep_digest=oaep_digest)
         if sign_what in ("response", "both"):
             sign.sign_element(tree, self.key_name, **options)
         return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
