@@ -57,12 +57,16 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.services.authz import Authorizer
     from app.services.mfa import TotpVerifier
     from app.services.iam import IamService
+    from app.federation.saml.validate import SamlSettings
+    from app.services.saml_signin import SamlFederation
+    from app.services.saml_verifier import SamlVerifier
     from app.services.sts import StsService
     from app.services.tokens import SessionTokens
     from app.store.iam_cache import CachedIamReads
     from app.store.iam_store import IamStore
     from app.store.keys import Keys
     from app.store.mfa_attempts import MfaAttempts
+    from app.store.replay_marks import ReplayMarks
     from app.store.multiplex import MultiplexedRedis
     from app.store.sessions import SessionStore
     from app.wire.codec import QueryCodec
@@ -84,7 +88,9 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     authorizer = Authorizer(hot_reads, account=account, clock=clock)
     iam = IamService(iam_store, authorizer, account=account, clock=clock)
     mfa = TotpVerifier(iam_store, MfaAttempts(redis), clock=clock)
-    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa)
+    saml_settings = SamlSettings(audience=settings.saml_entity_id, recipient=f"{settings.public_url}/saml")
+    saml = SamlFederation(hot_reads, SamlVerifier(saml_settings), ReplayMarks(hot), account=account, clock=clock)
+    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa, saml=saml)
     logger = JsonLogger(log_stream, clock)
     metrics = Metrics(counters=lambda: {
         "tessera_log_lines_lost_total": ("Log and audit lines dropped because the log stream kept failing.",

@@ -27,6 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.bootstrap import asgi, build
+from idp_fixtures.saml import material
+from idp_fixtures.saml.idp import DemoIdP, encode
 from app.services.iam import IamService
 from app.services.sts import StsService
 from app.settings import Settings
@@ -46,8 +48,12 @@ SUPPORTED = [(svc, op) for svc, op in OPERATIONS if callable(getattr(SERVES[svc]
 ANY_OPERATION = st.one_of(st.sampled_from(SUPPORTED), st.sampled_from(SUPPORTED), st.sampled_from(OPERATIONS))
 SERIALIZER = create_serializer("query", include_validation=False)  # hostile values too
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"}, "Action": "sts:AssumeRole"}]})
+PROVIDER = f"arn:aws:iam::{ACCOUNT}:saml-provider/idp1"
+R1 = f"arn:aws:iam::{ACCOUNT}:role/r1"
+ACS = f"http://{HOST}/saml"  # the harness's TESSERA_PUBLIC_URL + /saml
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"}, "Action": "sts:AssumeRole"},
+    {"Effect": "Allow", "Principal": {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithSAML"}]})
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 DENY_IAM = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]})
 PLAUSIBLE = [
@@ -56,8 +62,41 @@ PLAUSIBLE = [
     f"arn:aws:iam::{ACCOUNT}:policy/p1", f"arn:aws:iam::{ACCOUNT}:root", "arn:aws:iam::aws:policy/ReadOnlyAccess",
     f"arn:aws:sts::{ACCOUNT}:assumed-role/r1/s1", "arn:aws:iam::999999999999:role/other",
     TRUST, ALLOW_ALL, DENY_IAM, "{}", '{"Version":"2012-10-17","Statement":[]}', "*", "iam:CreateUser",
-    "sts:AssumeRole", "aws:username", "StringEquals", "900", "3600", "43200", "AKIAIOSFODNN7EXAMPLE",
+    "sts:AssumeRole", "aws:username", "StringEquals", "900", "3600", "43200", "AKIAIOSFODNN7EXAMPLE", PROVIDER,
 ]
+
+
+def saml_response(**kw: Any) -> bytes:
+    """A demo IdP response for role r1 through provider idp1 (valid for 5 minutes when signed)."""
+    kw.setdefault("roles", [(R1, PROVIDER)])
+    kw.setdefault("session_name", "s1")
+    kw.setdefault("audience", ACS)
+    return DemoIdP().response_xml(recipient=ACS, **kw)
+
+
+# signed, encrypted, unsigned, for another audience, two assertions' worth of attributes...
+SAML_DOCUMENTS = [saml_response(), saml_response(sign_what="both"), saml_response(sign_what="none"),
+                  saml_response(encrypt_for="sp"), saml_response(audience="https://elsewhere.test/saml"),
+                  saml_response(session_name=None), saml_response(roles=[(PROVIDER, R1)], tags={"k": "v"})]
+
+
+def _mutated(doc: bytes, edits: list[tuple[int, bytes]]) -> str:
+    """`doc` with each (offset, bytes) replacing as many bytes there, base64-encoded."""
+    data = bytearray(doc)
+    for offset, chunk in edits:
+        at = offset % len(data)
+        data[at:at + len(chunk)] = chunk
+    return encode(bytes(data))
+
+
+SAML_ASSERTIONS = st.one_of(
+    st.sampled_from([encode(d) for d in SAML_DOCUMENTS]),
+    st.builds(_mutated, st.sampled_from(SAML_DOCUMENTS),
+              st.lists(st.tuples(st.integers(0, 10_000), st.binary(min_size=1, max_size=6)), min_size=1, max_size=4)),
+    st.builds(lambda d, n: encode(d[:n]), st.sampled_from(SAML_DOCUMENTS), st.integers(0, 6000)),
+    st.binary(max_size=300).map(encode),
+    st.text(max_size=200),
+)
 
 
 NAMES = ["alice", "r1", "g1", "p1", "bob", "s1", "Alice"]
@@ -71,6 +110,8 @@ BY_NAME = [("Name", NAMES), ("Arn", ARNS), ("Document", POLICIES), ("Policy", PO
 
 
 def _strings(shape: Any, name: str) -> st.SearchStrategy[str]:
+    if name == "SAMLAssertion":
+        return SAML_ASSERTIONS
     enum = list(getattr(shape, "enum", []) or [])
     fitting = next((values for suffix, values in BY_NAME if name.endswith(suffix)), [])
     plausible = st.sampled_from(fitting + enum + enum or PLAUSIBLE)
@@ -161,6 +202,9 @@ class Harness:
         await iam.create_user(root, user_name="alice")
         await iam.put_user_policy(root, user_name="alice", policy_name="admin", policy_document=ALLOW_ALL)
         key = (await iam.create_access_key(root, user_name="alice"))["access_key"]
+        metadata = DemoIdP().metadata()
+        await iam.create_saml_provider(root, name="idp1", saml_metadata_document=metadata,
+                                       add_private_key=material.key_pem("sp").decode())
         await iam.create_role(root, role_name="r1", assume_role_policy_document=TRUST)
         await iam.create_group(root, group_name="g1")
         await iam.create_policy(root, policy_name="p1", policy_document=ALLOW_ALL)
@@ -251,3 +295,19 @@ def test_the_harness_reaches_the_services(harness: Harness) -> None:
     status, text = harness.call("sts", "Action=AssumeRole&Version=2011-06-15&RoleSessionName=s1&RoleArn="
                                 + quote(f"arn:aws:iam::{ACCOUNT}:role/r1", safe=""), harness.admin)
     assert status == 200 and "<AccessKeyId>ASIA" in text
+    saml = (f"Action=AssumeRoleWithSAML&Version=2011-06-15&RoleArn={quote(R1, safe='')}"
+            f"&PrincipalArn={quote(PROVIDER, safe='')}&SAMLAssertion=")
+    status, text = harness.call("sts", saml + quote(encode(saml_response()), safe=""), harness.admin)
+    assert status == 200 and "<AccessKeyId>ASIA" in text and "<Subject>alice@example.test</Subject>" in text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(assertion=SAML_ASSERTIONS, role=st.sampled_from([R1, PROVIDER, "x" * 20]),
+       principal=st.sampled_from([PROVIDER, R1, f"arn:aws:iam::{ACCOUNT}:saml-provider/nobody", "y" * 20]))
+def test_saml_assertions_of_any_shape_never_fail_the_server(harness: Harness, assertion: str, role: str,
+                                                            principal: str) -> None:
+    """AssumeRoleWithSAML (unsigned) with signed, tampered, truncated and arbitrary assertions."""
+    body = (f"Action=AssumeRoleWithSAML&Version=2011-06-15&RoleArn={quote(role, safe='')}"
+            f"&PrincipalArn={quote(principal, safe='')}&SAMLAssertion={quote(assertion, safe='')}")
+    check(harness, ("sts", "AssumeRoleWithSAML", body), False)
