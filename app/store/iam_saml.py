@@ -36,8 +36,9 @@ NEEDS_KEY = ("AssertionEncryptionMode `Required` cannot be set because no privat
              "provided: add one with AddPrivateKey")
 
 
-def provider_missing(account: str, name: str) -> NoSuchEntity:
-    return NoSuchEntity(f"Manifest not found for arn {arns.saml_provider(account, name)}")
+def provider_missing(provider_arn: str) -> NoSuchEntity:
+    """AWS's text for a SAML provider that does not exist."""
+    return NoSuchEntity(f"Manifest not found for arn {provider_arn}")
 
 
 def hundred_years_after(ts: float) -> float:
@@ -130,7 +131,7 @@ class SamlMixin(EntitiesMixin):
         async def body(pipe: Any) -> SamlProvider:
             h, document = await self._read(("hgetall", key), ("get", doc_key))
             if not h:
-                raise provider_missing(self.account, name)
+                raise provider_missing(arns.saml_provider(self.account, name))
             keys: list[dict[str, Any]] = json.loads(h.get("k") or "[]")
             if remove_key is not None:
                 kept = [k for k in keys if k["id"] != remove_key]
@@ -164,7 +165,7 @@ class SamlMixin(EntitiesMixin):
 
         async def body(pipe: Any) -> None:
             if not await self._r.exists(key):
-                raise provider_missing(self.account, name)
+                raise provider_missing(arns.saml_provider(self.account, name))
             pipe.multi()
             pipe.delete(key, doc_key)
             pipe.zrem(self._k.index("saml"), lname)
@@ -178,7 +179,7 @@ class SamlMixin(EntitiesMixin):
         async def body(pipe: Any) -> None:
             raw = await self._r.hget(key, "t")
             if raw is None:
-                raise provider_missing(self.account, name)
+                raise provider_missing(arns.saml_provider(self.account, name))
             tags = change(tags_from_json(json.loads(raw)))
             pipe.multi()
             pipe.hset(key, "t", dumps_tags(tags))

@@ -64,6 +64,7 @@ class AccountService(IamServiceBase):
             "MFADevicesInUse": mfa_in_use,
             "AccountMFAEnabled": 0, "AccountPasswordPresent": 0,
             "AccountSigningCertificatesPresent": 0, "InstanceProfiles": 0,
-            "InstanceProfilesQuota": 1000, "Providers": 0, "GlobalEndpointTokenVersion": 1,
+            "InstanceProfilesQuota": 1000, "GlobalEndpointTokenVersion": 1,
+            "Providers": await self._store.count("saml"),  # SAML identity providers
         }
         return {"summary_map": summary}
