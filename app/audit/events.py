@@ -25,7 +25,7 @@ _MAX_ITEMS = 1000
 _SECRET_KEYS = frozenset({
     "secretaccesskey", "sessiontoken", "securitytoken", "xamzsecuritytoken", "samlassertion",
     "samlresponse", "webidentitytoken", "password", "newpassword", "oldpassword", "servicepassword",
-    "privatekey", "tokencode", "authenticationcode1", "authenticationcode2", "base32stringseed",
+    "privatekey", "addprivatekey", "privatekeyspem", "tokencode", "authenticationcode1", "authenticationcode2", "base32stringseed",
     "qrcodepng", "signature", "xamzsignature", "authorization", "clientsecret", "accesstoken",
     "idtoken", "refreshtoken", "token", "secret", "assertion",
 })

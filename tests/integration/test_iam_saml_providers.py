@@ -127,16 +127,22 @@ def test_rotation_metadata_keeps_both_signing_certificates(root_iam: Any) -> Non
     root_iam.delete_saml_provider(SAMLProviderArn=arn_of(name))
 
 
-def test_private_keys_rest_sealed_in_redis(root_iam: Any) -> None:
+def test_private_keys_rest_sealed_in_redis_and_stay_out_of_the_logs(root_iam: Any, server: Any) -> None:
     name = unique("sealed")
-    pem = key(3)
+    pem, other = key(3), key(4)
     root_iam.create_saml_provider(Name=name, SAMLMetadataDocument=doc(), AddPrivateKey=pem)
+    root_iam.update_saml_provider(SAMLProviderArn=arn_of(name), AddPrivateKey=other)
+    with pytest.raises(ClientError):  # a refused call is audited too
+        root_iam.update_saml_provider(SAMLProviderArn=arn_of(name), AddPrivateKey=key(5))
     r = redis.Redis.from_url(REDIS_URL)
-    needle = pem.splitlines()[5].encode()  # a line from the middle of the key
+    needles = [p.splitlines()[5].encode() for p in (pem, other, key(5))]  # lines from the middle of the keys
     for k in r.scan_iter(match=f"{{iam:{ACCOUNT}}}:saml:*"):
         values = [r.get(k)] if r.type(k) == b"string" else list(r.hgetall(k).values())
-        assert not any(needle in (v or b"") or b"PRIVATE KEY" in (v or b"") for v in values)
+        assert not any(n in (v or b"") or b"PRIVATE KEY" in (v or b"") for v in values for n in needles)
     root_iam.delete_saml_provider(SAMLProviderArn=arn_of(name))
+    log = server.log()
+    assert "UpdateSAMLProvider" in log  # the calls were logged...
+    assert not any(n.decode() in log for n in needles) and "PRIVATE KEY" not in log  # ...without the keys
 
 
 BAD_CALLS: list[tuple[str, Callable[[Any, str], Any], str, str]] = [
