@@ -182,12 +182,24 @@ def name_qualifier(issuer: str, account: str, provider_name: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
+# attribute Name -> (condition key, multivalued?, preference: lower wins)
+_BY_ATTRIBUTE = {name: (key, multi, rank) for key, (multi, sources) in KEY_SOURCES.items()
+                 for rank, name in enumerate(sources)}
+
+
 def attribute_keys(attrs: Attributes) -> Pairs:
     """The attribute-mapped `saml:*` condition keys (trust policies only); a key repeated in
-    the result is multivalued."""
+    the result is multivalued. One dict lookup per attribute of the assertion."""
+    chosen: dict[str, tuple[int, bool, Sequence[str]]] = {}
+    for name, values in attrs.items():
+        hit = _BY_ATTRIBUTE.get(name)
+        if hit is None or not values:
+            continue
+        key, multi, rank = hit
+        present = chosen.get(key)
+        if present is None or rank < present[0]:
+            chosen[key] = (rank, multi, values)
     out: list[tuple[str, str]] = []
-    for key, (multi, sources) in KEY_SOURCES.items():
-        values = next((attrs[s] for s in sources if attrs.get(s)), None)
-        if values:
-            out.extend((key, v) for v in (values if multi else values[:1]))
+    for key, (_, multi, values) in chosen.items():
+        out.extend((key, v) for v in (values if multi else values[:1]))
     return tuple(out)

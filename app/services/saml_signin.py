@@ -60,14 +60,8 @@ class SamlSignIn:
     account: str
     now: float
     redeem: Callable[[], Awaitable[None]]
-
-    @property
-    def name_qualifier(self) -> str:
-        return attrs.name_qualifier(self.identity.issuer, self.account, self.record.name)
-
-    @property
-    def subject_type(self) -> str:
-        return attrs.subject_type(self.identity.subject_type)
+    name_qualifier: str  # NameQualifier / saml:namequalifier (AWS's formula)
+    subject_type: str  # SubjectType / saml:sub_type
 
     @property
     def user_identity(self) -> dict[str, str]:
@@ -138,7 +132,9 @@ class SamlFederation:
             if not await marks.claim("saml", record.arn, identity.token_id, until):
                 raise InvalidIdentityToken(REPLAYED, reason="saml_replay")
 
-        return SamlSignIn(record, identity, self._account, now, redeem)
+        return SamlSignIn(record, identity, self._account, now, redeem,
+                          attrs.name_qualifier(identity.issuer, self._account, record.name),
+                          attrs.subject_type(identity.subject_type))
 
     async def _provider(self, principal_arn: str) -> SamlProviderRecord:
         parsed = arns.parse(principal_arn)
