@@ -66,4 +66,21 @@ Or with boto3:
 
 Or curl:
   curl {url}/healthz ; curl {url}/metrics
+{saml_lines(settings, demo)}"""
+
+
+def saml_lines(settings: Settings, demo: object) -> str:
+    """The one command that federates through the demo SAML IdP (when it was seeded)."""
+    provider, role = getattr(demo, "saml_provider_arn", None), getattr(demo, "saml_role_arn", None)
+    if not provider or not role:
+        return ""
+    from app.cli.demo import REPOSITORY
+
+    url = settings.public_url
+    audience = "" if settings.saml_entity_id == f"{url}/saml" else f" --audience {settings.saml_entity_id}"
+    idp = (f"PYTHONPATH={REPOSITORY} python -m idp_fixtures.saml.demo --endpoint {url} "
+           f"--role-arn {role} --provider-arn {provider}{audience}")
+    return f"""
+Federate through the demo SAML IdP (idp_fixtures/saml; public test key) as role {role}:
+  AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url {url} sts assume-role-with-saml --role-arn {role} --principal-arn {provider} --saml-assertion "$({idp})"
 """
