@@ -56,6 +56,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.services.authn import Authenticator
     from app.services.authz import Authorizer
     from app.services.mfa import TotpVerifier
+    from app.services.root_key import ConfiguredRootKey
     from app.services.iam import IamService
     from app.federation.saml.validate import SamlSettings
     from app.services.saml_signin import SamlFederation
@@ -84,7 +85,11 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     hot_reads = CachedIamReads(iam_store, hot, Keys(account))  # per-IAM-epoch cache
     session_store = SessionStore(hot, box=box, clock=clock)
     tokens = SessionTokens(box)
-    authenticator = Authenticator(hot_reads, session_store, tokens, account=account, clock=clock)
+    root = None
+    if settings.root_access_key_id and settings.root_secret_access_key:
+        root = ConfiguredRootKey(iam_store, settings.root_access_key_id, settings.root_secret_access_key,
+                                 account=account)
+    authenticator = Authenticator(hot_reads, session_store, tokens, account=account, clock=clock, root=root)
     authorizer = Authorizer(hot_reads, account=account, clock=clock)
     iam = IamService(iam_store, authorizer, account=account, clock=clock)
     mfa = TotpVerifier(iam_store, MfaAttempts(redis), clock=clock)

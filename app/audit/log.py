@@ -168,7 +168,8 @@ class JsonLogHandler(logging.Handler):
         if record.exc_info and record.exc_info[0] is not None:
             fields["exc_type"] = record.exc_info[0].__name__
             fields["where"] = f"{record.pathname}:{record.lineno}"
-        self._logger.log(level, "app.log", **fields)
+        # `extra={"event": "area.action.outcome"}` names the line's event; else "app.log"
+        self._logger.log(level, getattr(record, "event", "app.log"), **fields)
 
 
 def install(logger: JsonLogger, name: str = "tessera") -> None:

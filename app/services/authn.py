@@ -23,6 +23,7 @@ from app.core.clock import Clock
 from app.core.errors import ExpiredToken, InvalidClientTokenId
 from app.core.ids import TEMPORARY_KEY
 from app.core.records import Caller, Session
+from app.services.root_key import ConfiguredRootKey
 from app.services.tokens import SessionTokens
 from app.store.keys import Keys
 from app.store.sessions import SessionStore
@@ -52,8 +53,9 @@ def _invalid(reason: str) -> InvalidClientTokenId:
 
 class Authenticator:
     def __init__(self, iam_store: Any, session_store: SessionStore, tokens: SessionTokens, *,
-                 account: str, clock: Clock) -> None:
+                 account: str, clock: Clock, root: ConfiguredRootKey | None = None) -> None:
         self._iam = iam_store
+        self._root = root  # the configured root key, re-created if the store lost its data
         self._sessions = session_store
         self._tokens = tokens
         self._account = account
@@ -72,6 +74,8 @@ class Authenticator:
             raise _invalid("token_with_long_term_key")
         await self._iam.pin()
         key = await self._iam.find_access_key(req.access_key_id)
+        if key is None and self._root is not None and await self._root.restore(req.access_key_id):
+            key = await self._iam.find_access_key(req.access_key_id)  # the store lost its data
         if key is None:
             raise _invalid("access_key_unknown")
         if key.status != "Active" or not key.secret_access_key:

@@ -18,6 +18,10 @@ MAX_KEYS = 2
 STATUSES = ("Active", "Inactive")
 
 
+class _BootstrapPresent(Exception):
+    """Raised inside a restore's transaction to leave it without writing anything."""
+
+
 def key_not_found(access_key_id: str) -> NoSuchEntity:
     return NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
 
@@ -123,9 +127,27 @@ class AccessKeysMixin(EntitiesMixin):
     async def ensure_root_access_key(self, access_key_id: str, secret: str) -> None:
         """Idempotent bootstrap of the root's key: created Active if absent; an existing
         root key keeps its status and gets the (possibly rotated) secret."""
-        key, owner = self._k.access_key(access_key_id), self._k.root_access_keys()
+        await self._put_root_access_key(access_key_id, secret, only_if_lost=False)
+
+    async def restore_root_access_key(self, access_key_id: str, secret: str) -> bool:
+        """The same bootstrap, only when the account's bootstrap record is gone, i.e. the store
+        lost the account's data (a fresh or flushed Redis, a failover to an empty replica):
+        True when this call restored it (one caller, however many race). While the record is
+        there, a root key deleted or deactivated through the API stays so."""
+        if await self.root_created() is not None:  # the usual answer: one read, nothing written
+            return False
+        try:
+            await self._put_root_access_key(access_key_id, secret, only_if_lost=True)
+        except _BootstrapPresent:  # another request or worker restored it meanwhile
+            return False
+        return True
+
+    async def _put_root_access_key(self, access_key_id: str, secret: str, *, only_if_lost: bool) -> None:
+        key, owner, meta = self._k.access_key(access_key_id), self._k.root_access_keys(), self._k.meta()
 
         async def body(pipe: Any) -> None:
+            if only_if_lost and await self._r.hexists(meta, "root_created"):
+                raise _BootstrapPresent()
             h = await self._r.hgetall(key)
             if h and h.get("u", ""):
                 raise ValueError("the root access key id belongs to an IAM user")
@@ -135,9 +157,9 @@ class AccessKeysMixin(EntitiesMixin):
                 fields |= {"s": "Active", "c": str(self._clock.time())}
             pipe.hset(key, mapping=fields)
             pipe.sadd(owner, access_key_id)
-            pipe.hsetnx(self._k.meta(), "root_created", str(self._clock.time()))
+            pipe.hsetnx(meta, "root_created", str(self._clock.time()))
 
-        await self._atomic([key, owner], body)
+        await self._atomic([key, owner, meta], body)
 
     async def root_created(self) -> float | None:
         raw = await self._r.hget(self._k.meta(), "root_created")

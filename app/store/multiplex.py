@@ -27,6 +27,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app.store.connection import went_away
+
 _SET_FLAGS = {"nx": "NX", "xx": "XX"}
 _SET_VALUES = {"px": "PX", "pxat": "PXAT", "ex": "EX", "exat": "EXAT"}
 
@@ -109,13 +111,13 @@ class MultiplexedRedis:
             self._ensure_sender()  # for commands submitted while this one was failing
 
     async def _check_idle_connection(self) -> None:
-        """What redis-py's pool does before handing out a connection, done while no reader
-        shares it: a connection the server closed while idle (restart, failover, an idle
-        timeout) or that holds bytes nobody asked for is replaced before use, and one idle past
-        the client's health_check_interval is PINGed first."""
+        """What the store's pool does before handing out a connection (app.store.connection),
+        done while no reader shares it: a connection the server closed or reset while idle
+        (restart, failover, an idle timeout) or that holds bytes nobody asked for is replaced
+        before use, and one idle past the client's health_check_interval is PINGed first."""
         conn = self._conn
         try:
-            if await conn.can_read():
+            if went_away(conn) or await conn.can_read():
                 raise RedisConnectionError("the idle connection was closed or holds unexpected data")
             await conn.check_health()
         except (RedisConnectionError, RedisTimeoutError, OSError):

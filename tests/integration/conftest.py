@@ -102,7 +102,7 @@ def client(server: Server, service: str, akid: str, secret: str, token: str | No
         aws_access_key_id=akid,
         aws_secret_access_key=secret,
         aws_session_token=token,
-        config=Config(retries={"max_attempts": 1}, **kw),
+        config=Config(**({"retries": {"max_attempts": 1}} | kw)),  # retries={"total_max_attempts": 1}: no retry
     )
 
 

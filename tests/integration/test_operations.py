@@ -10,10 +10,10 @@ import time
 
 import httpx
 import pytest
-import redis as redis_lib
 from botocore.exceptions import ClientError
 
 from .conftest import REDIS_URL, ROOT_AKID, ROOT_SECRET, client, free_port, start_server
+from .redis_process import RedisProcess
 
 
 def test_healthz_readyz_metrics(server, root_sts):
@@ -41,33 +41,15 @@ def test_serve_refuses_bad_settings():
     assert out.returncode != 0 and "TESSERA_MASTER_KEY" in out.stderr
 
 
-def _redis_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    """A private redis-server that keeps its data across restarts (append-only file)."""
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "yes", "--dir", data_dir], stdout=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            if redis_lib.Redis(port=port).ping():
-                return proc
-        except redis_lib.exceptions.ConnectionError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
-
-
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
 def test_service_unavailable_while_redis_down_and_back_when_it_returns(tmp_path):
-    port = free_port()
-    data_dir = str(tmp_path / "redis")
-    os.mkdir(data_dir)
-    redis_proc = _redis_server(port, data_dir)
+    redis_proc = RedisProcess(str(tmp_path / "redis"))
     try:
-        srv = start_server(str(tmp_path), redis_url=f"redis://127.0.0.1:{port}/0")
+        srv = start_server(str(tmp_path), redis_url=redis_proc.url)
         try:
-            sts = client(srv, "sts", ROOT_AKID, ROOT_SECRET)
+            sts = client(srv, "sts", ROOT_AKID, ROOT_SECRET, retries={"total_max_attempts": 1})
             assert sts.get_caller_identity()["Account"]
-            redis_proc.terminate()
-            redis_proc.wait(5)
+            redis_proc.stop()
             with pytest.raises(ClientError) as exc:
                 sts.get_session_token()
             assert exc.value.response["Error"]["Code"] == "ServiceUnavailable"
@@ -76,7 +58,7 @@ def test_service_unavailable_while_redis_down_and_back_when_it_returns(tmp_path)
             assert httpx.get(srv.url + "/healthz").status_code == 200
             # Redis comes back (a restart with its data): the very next requests succeed,
             # on fresh connections, without a restart of Tessera
-            redis_proc = _redis_server(port, data_dir)
+            redis_proc.start()
             assert sts.get_caller_identity()["Account"]
             assert sts.get_session_token()["Credentials"]["AccessKeyId"].startswith("ASIA")
             assert httpx.get(srv.url + "/readyz").status_code == 200
@@ -84,8 +66,7 @@ def test_service_unavailable_while_redis_down_and_back_when_it_returns(tmp_path)
             srv.proc.terminate()
             srv.proc.wait(10)
     finally:
-        if redis_proc.poll() is None:
-            redis_proc.kill()
+        redis_proc.close()
 
 
 def test_tessera_dev_banner_commands_work(tmp_path):

@@ -25,13 +25,16 @@ _AUDIENCE_RESTRICTION = q(SAML, "AudienceRestriction")
 _AUDIENCE = q(SAML, "Audience")
 _CONDITION = q(SAML, "Condition")
 _AUTHN_STATEMENT = q(SAML, "AuthnStatement")
-_ATTRIBUTE = f"{q(SAML, 'AttributeStatement')}/{q(SAML, 'Attribute')}"
+_ATTRIBUTE_STATEMENT = q(SAML, "AttributeStatement")
+_ATTRIBUTE = q(SAML, "Attribute")
 _ATTRIBUTE_VALUE = q(SAML, "AttributeValue")
 _NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
 def text(node: Any) -> str:
     """The element's string-value, stripped."""
+    if not len(node):  # no child of any kind: .text is the whole value
+        return str(node.text or "").strip()
     return "".join(node.itertext()).strip()
 
 
@@ -147,10 +150,13 @@ def _attributes(assertion: Any) -> dict[str, tuple[str, ...]]:
     """Attribute Name -> values, in document order; an Attribute repeated in several
     statements adds its values; xsi:nil values are left out."""
     out: dict[str, list[str]] = {}
-    for attribute in assertion.iterfind(_ATTRIBUTE):
-        name = attribute.get("Name")
-        if not name:
-            raise detail("saml_malformed", "an Attribute has no Name")
-        values = out.setdefault(str(name), [])
-        values.extend(text(v) for v in attribute.iterfind(_ATTRIBUTE_VALUE) if v.get(_NIL) not in ("true", "1"))
+    for statement in assertion.iterchildren(_ATTRIBUTE_STATEMENT):
+        for attribute in statement.iterchildren(_ATTRIBUTE):
+            name = attribute.get("Name")
+            if not name:
+                raise detail("saml_malformed", "an Attribute has no Name")
+            values = out.setdefault(str(name), [])
+            for value in attribute.iterchildren(_ATTRIBUTE_VALUE):
+                if value.get(_NIL) not in ("true", "1"):
+                    values.append(text(value))
     return {k: tuple(v) for k, v in out.items()}

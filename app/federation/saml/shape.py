@@ -49,23 +49,7 @@ def response_shape(root: Any) -> Shape:
     """Check a parsed document's shape (module docstring) and say where things are."""
     if root.tag != RESPONSE:
         raise detail("saml_malformed", "the document is not a samlp:Response")
-    assertions: list[Any] = []
-    signatures: list[Any] = []
-    for node in root.iter(*_WATCHED):
-        tag = node.tag
-        if tag == RESPONSE:
-            if node is not root:
-                raise SamlRejected("saml_signature_wrapping")
-        elif tag == ASSERTION or tag == ENCRYPTED_ASSERTION:
-            if node.getparent() is not root:
-                raise SamlRejected("saml_signature_wrapping")
-            assertions.append(node)
-        elif tag == SIGNATURE:
-            signatures.append(node)
-        elif tag == _OBJECT:
-            raise SamlRejected("saml_signature_wrapping")
-        else:
-            raise SamlRejected("saml_comment_injection")
+    assertions, signatures = _walk(root)
     if len(assertions) > 1:
         raise SamlRejected("saml_multiple_assertions")
     assertion = assertions[0] if assertions else None
@@ -78,28 +62,35 @@ def response_shape(root: Any) -> Shape:
 def decrypted_shape(wrapper: Any) -> tuple[Any, Any]:
     """The (assertion, its signature or None) of a decrypted EncryptedData wrapped in a
     context element; the same rules as a response, for a document holding one assertion."""
+    assertions, signatures = _walk(wrapper)
     children = [c for c in wrapper if isinstance(c.tag, str)]
-    if len(children) != 1 or children[0].tag != ASSERTION or (wrapper.text or "").strip() or \
-            any((c.tail or "").strip() for c in wrapper):
+    if len(children) != 1 or children[0].tag != ASSERTION or assertions != children or \
+            (wrapper.text or "").strip() or any((c.tail or "").strip() for c in wrapper):
         raise detail("saml_malformed", "the encrypted data is not one assertion")
-    assertion = children[0]
-    signatures: list[Any] = []
-    for node in assertion.iter(*_WATCHED):
-        tag = node.tag
-        if tag == ASSERTION or tag == ENCRYPTED_ASSERTION or tag == RESPONSE:
-            if node is not assertion:
-                raise SamlRejected("saml_signature_wrapping")
-        elif tag == SIGNATURE:
-            signatures.append(node)
-        elif tag == _OBJECT:
-            raise SamlRejected("saml_signature_wrapping")
-        else:
-            raise SamlRejected("saml_comment_injection")
-    for node in wrapper.iter(etree.Comment, etree.ProcessingInstruction):
-        raise SamlRejected("saml_comment_injection")
-    placed = _place_signatures(signatures, None, assertion)
+    placed = _place_signatures(signatures, None, children[0])
     unique_ids(wrapper)
-    return assertion, placed[1]
+    return children[0], placed[1]
+
+
+def _walk(top: Any) -> tuple[list[Any], list[Any]]:
+    """The assertions (plain or encrypted; each must be a child of `top`) and the
+    signatures below `top`. Refuses a Response below `top`, an assertion anywhere else,
+    any ds:Object, comment or processing instruction."""
+    assertions: list[Any] = []
+    signatures: list[Any] = []
+    for node in top.iter(*_WATCHED):
+        tag = node.tag
+        if tag == SIGNATURE:
+            signatures.append(node)
+        elif not isinstance(tag, str):  # lxml gives comments and PIs a function as tag
+            raise SamlRejected("saml_comment_injection")
+        elif node is top:
+            continue
+        elif (tag == ASSERTION or tag == ENCRYPTED_ASSERTION) and node.getparent() is top:
+            assertions.append(node)
+        else:  # a nested Response, an assertion elsewhere, a ds:Object
+            raise SamlRejected("saml_signature_wrapping")
+    return assertions, signatures
 
 
 def _place_signatures(signatures: list[Any], response: Any, assertion: Any) -> tuple[Any, Any]:

@@ -124,7 +124,7 @@ def verify(signature: Any, signed: Any, certificates: Sequence[Any]) -> None:
     xmlsec.tree.add_ids) against the registered `certificates` (SigningCertificate)."""
     kind = check_signed_info(signature, signed)
     candidates = [c for c in certificates if c.kind == kind]
-    hint = _embedded_certificate(signature)
+    hint = _embedded_certificate(signature) if len(candidates) > 1 else None
     if hint is not None:
         candidates.sort(key=lambda c: c.der != hint)
     for cert in candidates:

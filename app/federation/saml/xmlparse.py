@@ -8,6 +8,9 @@ Refused before or while parsing: input over `max_bytes`, anything but UTF-8, any
 """
 from __future__ import annotations
 
+import functools
+import threading
+
 from lxml import etree
 
 
@@ -20,9 +23,18 @@ class XmlRejected(ValueError):
         self.reason = reason
 
 
+_local = threading.local()
 
 
 def _parser() -> etree.XMLParser:
+    """This thread's parser (lxml parsers are not to be shared between threads)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _new_parser()
+    return parser
+
+
+def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         encoding="utf-8",
         resolve_entities=False,
@@ -54,21 +66,21 @@ def parse_xml(data: bytes, *, max_bytes: int = 256 * 1024, max_depth: int = 64,
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise XmlRejected("xml_dtd", "the XML document carries a DTD, which is not allowed")
-    count = 0
-    for element in root.iter():
-        count += 1
-        if count > max_elements:
-            raise XmlRejected("xml_too_many_elements", f"the XML document has more than {max_elements} elements")
-        if isinstance(element, etree._Entity):
-            raise XmlRejected("xml_dtd", "the XML document uses an entity, which is not allowed")
-    _check_depth(root, max_depth)
+    if next(root.iter(etree.Entity), None) is not None:
+        raise XmlRejected("xml_dtd", "the XML document uses an entity, which is not allowed")
+    if _count_elements(root) > max_elements:
+        raise XmlRejected("xml_too_many_elements", f"the XML document has more than {max_elements} elements")
+    if _deeper_than(max_depth)(root):
+        raise XmlRejected("xml_too_deep", f"the XML document is nested deeper than {max_depth} levels")
     return root
 
 
-def _check_depth(root: etree._Element, max_depth: int) -> None:
-    stack: list[tuple[etree._Element, int]] = [(root, 1)]
-    while stack:
-        element, depth = stack.pop()
-        if depth > max_depth:
-            raise XmlRejected("xml_too_deep", f"the XML document is nested deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in element)
+# XPath evaluators run in C (a Python walk over every element cost more than the parse) and
+# are thread-safe: lxml serializes calls to one evaluator with a lock.
+_count_elements = etree.XPath("count(//*)")
+
+
+@functools.lru_cache(maxsize=8)
+def _deeper_than(max_depth: int) -> etree.XPath:
+    """True when an element exists at depth max_depth + 1 (the root is depth 1)."""
+    return etree.XPath("boolean(/*" + "/*" * max_depth + ")")

@@ -185,6 +185,21 @@ def test_stdlib_errors_become_json_lines_without_tracebacks():
     assert "secret-value-in-exception" not in buf.getvalue()
 
 
+def test_a_stdlib_record_may_name_its_event():
+    import io
+    import json
+    import logging
+
+    from app.audit.log import JsonLogger, install
+    from app.core.clock import FixedClock
+
+    buf = io.StringIO()
+    install(JsonLogger(buf, FixedClock(0)), name="tessera.test-event")
+    logging.getLogger("tessera.test-event").warning("lost %s", "it", extra={"event": "store.bootstrap.lost"})
+    line = json.loads(buf.getvalue())
+    assert line["event"] == "store.bootstrap.lost" and line["level"] == "warning" and line["message"] == "lost it"
+
+
 class _CountingStream(io.StringIO):
     def __init__(self) -> None:
         super().__init__()

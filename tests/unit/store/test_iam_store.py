@@ -389,6 +389,21 @@ async def test_root_keys(store: IamStore, clock: FixedClock) -> None:
     assert await store.root_created() == NOW
 
 
+async def test_the_root_key_is_restored_only_when_the_store_lost_the_account(store: IamStore,
+                                                                            redis: aioredis.Redis) -> None:
+    akid = "AKIAROOT000000000001"
+    await store.ensure_root_access_key(akid, "r" * 40)
+    await store.delete_access_key("", akid)
+    assert not await store.restore_root_access_key(akid, "r" * 40)  # deleted through the API: stays so
+    assert await store.find_access_key(akid) is None
+    await redis.flushdb()  # the store lost its data
+    racing = await asyncio.gather(*(store.restore_root_access_key(akid, "r" * 40) for _ in range(5)))
+    assert sorted(racing) == [False] * 4 + [True]  # one restorer, whoever else raced
+    root = await store.find_access_key(akid)
+    assert root is not None and root.status == "Active" and root.secret_access_key == "r" * 40
+    assert await store.root_created() == NOW
+
+
 async def test_touch_access_key(store: IamStore, clock: FixedClock) -> None:
     await store.create_user("alice")
     k = await store.create_access_key("alice")

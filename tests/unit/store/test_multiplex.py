@@ -19,8 +19,10 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app.store.connection import went_away
 from app.store.multiplex import MultiplexedRedis
 from tests.redis_target import redis_url
+from tests.unit.store.faulty_proxy import FaultyProxy
 
 URL = redis_url(9)
 NO_RETRY = Retry(NoBackoff(), 0)  # redis-py retries a failed connect ten times by default
@@ -164,6 +166,25 @@ async def test_a_connection_closed_while_idle_is_replaced_before_use(redis):
     await asyncio.sleep(0.05)  # the close reaches the client
     assert await asyncio.gather(hot.get("k"), hot.mget("k")) == ["1", ["1"]]  # no caller sees it
     await hot.aclose()
+
+
+async def test_a_connection_reset_while_idle_is_replaced_before_use(redis):
+    """A reset (RST) leaves no end-of-file mark, only a closed transport: seen all the same."""
+    async with FaultyProxy() as proxy:
+        plain = aioredis.Redis.from_url(proxy.url(9), decode_responses=True)
+        hot = MultiplexedRedis.of(plain)
+        try:
+            await hot.set("k", "1")
+            proxy.reset_all()
+            for _ in range(500):
+                if went_away(hot._conn):
+                    break
+                await asyncio.sleep(0.01)
+            assert await asyncio.gather(hot.get("k"), hot.mget("k")) == ["1", ["1"]]
+            assert proxy.accepted == 2
+        finally:
+            await hot.aclose()
+            await plain.aclose()
 
 
 async def test_an_idle_connection_is_health_checked_before_use(redis):
