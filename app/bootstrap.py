@@ -54,6 +54,7 @@ class Container:
 def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Container:
     from app.audit.log import AuditLog, JsonLogger
     from app.services.authn import Authenticator
+    from app.policy.managed import aws_managed_policies
     from app.services.authz import Authorizer
     from app.services.mfa import TotpVerifier
     from app.services.root_key import ConfiguredRootKey
@@ -80,7 +81,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     clock = Clock()
     box = SecretBox(settings.master_key)
     account = settings.account_id
-    iam_store = IamStore(redis, account=account, box=box, clock=clock)
+    aws_policies = aws_managed_policies()  # read-only data, shared by the process, loaded on first use
+    iam_store = IamStore(redis, account=account, box=box, clock=clock, aws_policies=aws_policies)
     hot = MultiplexedRedis.of(redis)  # concurrent hot-path commands share one connection
     hot_reads = CachedIamReads(iam_store, hot, Keys(account))  # per-IAM-epoch cache
     session_store = SessionStore(hot, box=box, clock=clock)
@@ -90,8 +92,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
         root = ConfiguredRootKey(iam_store, settings.root_access_key_id, settings.root_secret_access_key,
                                  account=account)
     authenticator = Authenticator(hot_reads, session_store, tokens, account=account, clock=clock, root=root)
-    authorizer = Authorizer(hot_reads, account=account, clock=clock)
-    iam = IamService(iam_store, authorizer, account=account, clock=clock)
+    authorizer = Authorizer(hot_reads, account=account, clock=clock, aws_policies=aws_policies)
+    iam = IamService(iam_store, authorizer, account=account, clock=clock, aws_policies=aws_policies)
     mfa = TotpVerifier(iam_store, MfaAttempts(redis), clock=clock)
     saml_settings = SamlSettings(audience=settings.saml_entity_id, recipient=f"{settings.public_url}/saml")
     saml = SamlFederation(hot_reads, SamlVerifier(saml_settings), ReplayMarks(hot), account=account, clock=clock)

@@ -65,6 +65,15 @@ def policy(account: str, path: str, name: str) -> str:
     return iam(account, f"policy{path}{name}")
 
 
+# AWS managed policies live in the pseudo-account `aws`: arn:aws:iam::aws:policy/PATH/NAME
+AWS_POLICY_PREFIX = f"arn:{PARTITION}:iam::aws:policy/"
+
+
+def is_aws_policy(text: str) -> bool:
+    """Whether `text` names an AWS managed policy (by its shape; it may not exist)."""
+    return text.startswith(AWS_POLICY_PREFIX)
+
+
 def saml_provider(account: str, name: str) -> str:
     return iam(account, f"saml-provider/{name}")
 

@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.core import arn as arns
 from app.core.clock import Clock
 from app.core.errors import AccessDenied
 from app.core.records import Call, Caller, PrincipalPolicies, Tag
 from app.policy import Decision, PolicyKind, PolicySet, Principal, PrincipalType, Request, authorize, compile_policy
+from app.policy.managed import AwsManagedPolicies
 from app.policy.request import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY
 from app.services.context import ContextValue, build_context, principal_tags
 
@@ -114,8 +116,10 @@ class _Inputs:
 
 
 class Authorizer:
-    def __init__(self, iam_store: Any, *, account: str, clock: Clock) -> None:
+    def __init__(self, iam_store: Any, *, account: str, clock: Clock,
+                 aws_policies: AwsManagedPolicies | None = None) -> None:
         self._iam = iam_store
+        self._aws = aws_policies  # AWS managed policies, compiled once per process by the catalog
         self._account = account
         self._clock = clock
         self._compiled: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -213,7 +217,10 @@ class Authorizer:
                             extra=self._extra(context, resource_tags))
         principal = principal_of(caller, has_boundary=pp.boundary is not None)
         identity, boundary = self._principal_policies(pp)
-        return _Inputs(Request(principal, action, resource, ctx), identity,
+        # AWS managed policies are every account's to read and attach: an action on one is
+        # authorized as on a resource of the caller's account (not as a cross-account one)
+        owner = caller.account if arns.is_aws_policy(resource) else None
+        return _Inputs(Request(principal, action, resource, ctx, resource_account=owner), identity,
                        self._policies(PolicyKind.TRUST, resource_policy, "trust"), boundary,
                        session_policies, resource_requires_grant)
 
@@ -258,7 +265,10 @@ class Authorizer:
         key = (kind, source, doc)
         found = self._docs.get(key)
         if found is None:
-            found = compile_policy(doc, kind, source)  # raises on a malformed document
+            if self._aws is not None and arns.is_aws_policy(source):
+                found = self._aws.compiled(source, kind)
+            if found is None:
+                found = compile_policy(doc, kind, source)  # raises on a malformed document
             if len(self._docs) >= _CACHE_SIZE:
                 self._docs.clear()
             self._docs[key] = found

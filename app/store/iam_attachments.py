@@ -78,7 +78,7 @@ class AttachmentsMixin(EntitiesMixin):
         key = (self._k.policy_boundary_users(lname) if boundary
                else self._k.policy_entities(lname))
         there, members = await self._read(("exists", self._k.policy(lname)), ("smembers", key))
-        if not there:
+        if not there and self._aws.get(policy_arn) is None:  # an AWS managed one has no record
             return None
         users: list[PolicyUser] = []
         groups: list[PolicyGroup] = []

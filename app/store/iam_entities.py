@@ -1,5 +1,5 @@
 """What users, groups, roles and managed policies share: tags, permissions boundaries,
-record updates, and resolving a customer managed policy ARN."""
+record updates, and resolving a managed policy ARN (customer or AWS managed)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from app.core import arn as arns
-from app.core.errors import LimitExceeded, NoSuchEntity
+from app.core.errors import LimitExceeded, NoSuchEntity, PolicyNotAttachable
 from app.core.records import Tag
+from app.store.aws_policies import AwsPolicies, NoAwsPolicies, aws_key_name
 from app.store.iam_base import IamStoreBase
 from app.store.iam_codec import dumps, tags_from_json, tags_to_json
 
@@ -40,6 +41,11 @@ def drop_tags(current: tuple[Tag, ...], keys: Sequence[str]) -> tuple[Tag, ...]:
 
 
 class EntitiesMixin(IamStoreBase):
+    def __init__(self, redis: Any, *, aws_policies: AwsPolicies | None = None, **kwargs: Any) -> None:
+        """`aws_policies`: the AWS managed policy catalog (none exist without it)."""
+        super().__init__(redis, **kwargs)
+        self._aws: AwsPolicies = aws_policies if aws_policies is not None else NoAwsPolicies()
+
     async def _load_entities(self, kind: str, lnames: list[str],
                              decode: Callable[[Any, str], T]) -> list[T | None]:
         """The records of these lowercased names in one MGET; None where one is gone."""
@@ -49,7 +55,12 @@ class EntitiesMixin(IamStoreBase):
         return [decode(r, self.account) if r else None for r in raws]
 
     def policy_lname(self, policy_arn: str) -> str | None:
-        """Lowercased name of a customer managed policy ARN of this account, else None."""
+        """The key name of a managed policy ARN: the lowercased name of a customer managed
+        policy of this account, `aws/PATH/NAME` for an AWS managed one (app.store.aws_policies:
+        only its usage sets exist in Redis), else None."""
+        aws = aws_key_name(policy_arn)
+        if aws is not None:
+            return aws
         a = arns.parse(policy_arn)
         if (a is None or a.service != "iam" or a.account != self.account
                 or not a.resource.startswith("policy/")):
@@ -57,10 +68,18 @@ class EntitiesMixin(IamStoreBase):
         return a.resource_name.lower() or None
 
     async def _require_policy(self, pipe: Any, policy_arn: str) -> str:
-        """Under WATCH: the policy exists with exactly this ARN. -> its lname."""
+        """Under WATCH: the policy exists with exactly this ARN and may be attached to users,
+        groups and roles (AWS's service-role policies may not). -> its lname."""
         lname = self.policy_lname(policy_arn)
         if lname is None:
             raise policy_not_found(policy_arn)
+        if arns.is_aws_policy(policy_arn):
+            aws = self._aws.get(policy_arn)
+            if aws is None:
+                raise policy_not_found(policy_arn)
+            if aws.service_role_only:
+                raise PolicyNotAttachable("Cannot attach a Service Role Policy to a Customer Role.")
+            return lname
         await pipe.watch(self._k.policy(lname))
         raw = await self._r.get(self._k.policy(lname))
         if raw is None:

@@ -31,6 +31,15 @@ def _missing_version(policy_arn: str, vid: str) -> NoSuchEntity:
     return NoSuchEntity(f"Policy {policy_arn} version {vid} does not exist or is not attachable.")
 
 
+def listed(p: ManagedPolicy, path_prefix: str, only_attached: bool, usage: str | None) -> bool:
+    """Whether ListPolicies shows `p` under PathPrefix, OnlyAttached and PolicyUsageFilter."""
+    if not p.path.startswith(path_prefix):
+        return False
+    if usage == "PermissionsBoundary":
+        return p.permissions_boundary_usage_count > 0
+    return p.attachment_count > 0 or not only_attached
+
+
 class PoliciesMixin(EntitiesMixin):
     async def _load_policies(self, lnames: list[str]) -> list[ManagedPolicy | None]:
         if not lnames:
@@ -54,17 +63,19 @@ class PoliciesMixin(EntitiesMixin):
         [pol] = await self._load_policies([lname])
         return pol if pol is not None and pol.arn == policy_arn else None
 
+    async def policy_usage(self, policy_arns: Sequence[str]) -> list[tuple[int, int]]:
+        """(AttachmentCount, PermissionsBoundaryUsageCount) of each managed policy, in one
+        round trip (AWS managed policies' counts are this account's, as on AWS)."""
+        names = [self.policy_lname(a) or "\x00none" for a in policy_arns]
+        got = await self._read(*[c for n in names for c in (
+            ("scard", self._k.policy_entities(n)), ("scard", self._k.policy_boundary_users(n)))]) if names else []
+        return [(int(got[i]), int(got[i + 1])) for i in range(0, len(got), 2)]
+
     async def list_policies(self, path_prefix: str = "/", after: str | None = None,
                             limit: int = 100, *, only_attached: bool = False,
                             usage: str | None = None) -> tuple[list[ManagedPolicy], bool]:
-        def keep(p: ManagedPolicy) -> bool:
-            if not p.path.startswith(path_prefix):
-                return False
-            if usage == "PermissionsBoundary":
-                return p.permissions_boundary_usage_count > 0
-            return p.attachment_count > 0 or not only_attached
-
-        return await self._scan_index("policy", after, limit, self._load_policies, keep)
+        return await self._scan_index("policy", after, limit, self._load_policies,
+                                      lambda p: listed(p, path_prefix, only_attached, usage))
 
     async def create_policy(self, name: str, *, document: str, path: str = "/",
                             description: str | None = None,
@@ -211,9 +222,12 @@ class PoliciesMixin(EntitiesMixin):
         await self._atomic([], body)
 
     async def managed_policy_document(self, arn: str) -> str | None:
-        """The default version's document (one GET)."""
+        """The default version's document (one GET; none for an AWS managed policy)."""
+        aws = self._aws.get(arn)
+        if aws is not None:
+            return aws.document
         lname = self.policy_lname(arn)
-        if lname is None:
+        if lname is None or arns.is_aws_policy(arn):
             return None
         raw = await self._r.get(self._k.policy_document(lname))
         if raw is None:

@@ -22,6 +22,8 @@ case-insensitively, the record keeps the original case):
     T:policy:l:doc      "ARN\\nDOC" of the default version (one GET on the hot path)
     T:policy:l:ents     SET of `user:l` / `group:l` / `role:l` attached to it
     T:policy:l:bnd      SET of `user:l` / `role:l` using it as permissions boundary
+    T:policy:aws/PATH/NAME:ents, :bnd   the same two sets for an AWS managed policy (its
+                        record and documents are data: app.policy.managed, app.store.aws_policies)
     T:ak:ID             HASH access key (secret sealed)   T:ak:ID:used HASH last used
     T:rootaks           SET of the root's access key ids
     T:mfa:l             HASH virtual MFA device: seed sealed under its serial number, `u` the

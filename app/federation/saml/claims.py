@@ -76,8 +76,10 @@ def _check_window(not_before: float | None, not_on_or_after: float | None, setti
 
 
 def read_assertion(assertion: Any, trust: SamlTrust, settings: SamlSettings, now: float,
-                   in_response_to: str | None) -> FederatedIdentity:
-    """Every check on the (verified) assertion, then the identity it states."""
+                   response_in_response_to: str | None) -> FederatedIdentity:
+    """Every check on the (verified) assertion, then the identity it states.
+    `in_response_to` comes from the signed SubjectConfirmationData; the Response's own
+    InResponseTo (unsigned when only the assertion is) is never used, only compared."""
     check_version(assertion, "assertion")
     issuer = check_issuer(assertion, trust)
     token_id = str(assertion.get("ID") or "")
@@ -90,7 +92,9 @@ def read_assertion(assertion: Any, trust: SamlTrust, settings: SamlSettings, now
     name_id = name_ids[0]
     if any(isinstance(c.tag, str) for c in name_id):
         raise detail("saml_malformed", "NameID must hold text only")
-    recipient, confirmed_until = _confirmation(subject, settings, now)
+    recipient, confirmed_until, in_response_to = _confirmation(subject, settings, now)
+    if None not in (response_in_response_to, in_response_to) and response_in_response_to != in_response_to:
+        raise detail("saml_malformed", "the Response and its assertion answer different requests")
 
     conditions = _one(assertion, _CONDITIONS, "saml_malformed", "Conditions element")
     not_on_or_after = optional_instant(conditions, "NotOnOrAfter", "Conditions NotOnOrAfter")
@@ -109,9 +113,9 @@ def read_assertion(assertion: Any, trust: SamlTrust, settings: SamlSettings, now
     )
 
 
-def _confirmation(subject: Any, settings: SamlSettings, now: float) -> tuple[str, float]:
+def _confirmation(subject: Any, settings: SamlSettings, now: float) -> tuple[str, float, str | None]:
     """Exactly one bearer SubjectConfirmation whose data names our Recipient and a
-    NotOnOrAfter still ahead: (Recipient, NotOnOrAfter)."""
+    NotOnOrAfter still ahead: (Recipient, NotOnOrAfter, InResponseTo)."""
     confirmations = subject.findall(_CONFIRMATION)
     if len(confirmations) != 1 or confirmations[0].get("Method") != BEARER:
         raise SamlRejected("saml_subject_confirmation")
@@ -123,7 +127,8 @@ def _confirmation(subject: Any, settings: SamlSettings, now: float) -> tuple[str
         raise SamlRejected("saml_recipient_mismatch")
     until = instant(data[0].get("NotOnOrAfter"), "SubjectConfirmationData NotOnOrAfter")
     _check_window(optional_instant(data[0], "NotBefore", "SubjectConfirmationData NotBefore"), until, settings, now)
-    return recipient, until
+    in_response_to = data[0].get("InResponseTo")
+    return recipient, until, None if in_response_to is None else str(in_response_to)
 
 
 def _audience(conditions: Any, settings: SamlSettings) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app.core.records import Call
+from app.core.records import Call, ManagedPolicy
+from app.services.iam.aws_policies import aws_in_use, aws_policy_detail
 from app.services.iam.base import IamServiceBase, page
 from app.services.iam.documents import INLINE_AGGREGATE, MANAGED_POLICY_SIZE, TRUST_POLICY_SIZE
 from app.store.iam_access_keys import MAX_KEYS
@@ -14,9 +15,10 @@ from app.store.iam_policies import MAX_POLICIES, MAX_VERSIONS
 from app.store.iam_roles import MAX_ROLES
 from app.store.iam_users import MAX_USERS
 
-# Filter value -> store index kind; output order is users, groups, roles, policies
+# Filter value -> store index kind; output order is users, groups, roles, policies (customer
+# managed, then the AWS managed ones in use in the account: AWS lists only those)
 _FILTERS = (("User", "user"), ("Group", "group"), ("Role", "role"),
-            ("LocalManagedPolicy", "policy"))
+            ("LocalManagedPolicy", "policy"), ("AWSManagedPolicy", "aws"))
 
 
 class AccountService(IamServiceBase):
@@ -25,10 +27,14 @@ class AccountService(IamServiceBase):
         max_items: int | None = None, marker: str | None = None,
     ) -> dict[str, Any]:
         await self._require(call, "GetAccountAuthorizationDetails", "*")
-        wanted = set(filter or ("User", "Group", "Role", "LocalManagedPolicy"))
+        wanted = set(filter or [name for name, _ in _FILTERS])
         rows: list[tuple[str, str]] = []
+        aws: dict[str, ManagedPolicy] = {}
         for order, (name, kind) in enumerate(_FILTERS):
-            if name in wanted:
+            if name in wanted and kind == "aws":
+                aws = {p.arn: p for p in await aws_in_use(self._store, self._aws)}
+                rows += [(f"{order}{p.policy_name.lower()}", p.arn) for p in aws.values()]
+            elif name in wanted:
                 rows += [(f"{order}{n}", n) for n in await self._store.index_names(kind)]
         chunk, truncated, next_marker = page(rows, lambda r: r[0], marker, max_items)
         by_kind: dict[str, list[str]] = {kind: [] for _, kind in _FILTERS}
@@ -38,7 +44,8 @@ class AccountService(IamServiceBase):
             "user_detail_list": await self._store.user_details(by_kind["user"]),
             "group_detail_list": await self._store.group_details(by_kind["group"]),
             "role_detail_list": await self._store.role_details(by_kind["role"]),
-            "policies": await self._store.policy_details(by_kind["policy"]),
+            "policies": [*await self._store.policy_details(by_kind["policy"]),
+                         *(aws_policy_detail(self._aws, aws[a]) for a in by_kind["aws"])],
             "is_truncated": truncated, "marker": next_marker,
         }
 

@@ -11,13 +11,14 @@ from app.core.errors import NoSuchEntity
 from app.core.records import Call
 from app.services.iam.base import ContextValue, listing, page
 from app.services.iam.groups import GroupsService
-from app.services.iam.policies import PoliciesService, check_policy_arn, policy_missing
+from app.services.iam.aws_policies import AwsPoliciesService
+from app.services.iam.policies import check_policy_arn, policy_missing
 from app.services.iam.roles import RolesService
 
 _ENTITY_ORDER = {"group": "0", "role": "1", "user": "2"}
 
 
-class EntityTargets(GroupsService, RolesService, PoliciesService):
+class EntityTargets(GroupsService, RolesService, AwsPoliciesService):
     async def _target(self, call: Call, kind: str, action: str, name: str, *,
                       context: Mapping[str, ContextValue] | None = None,
                       boundary_context: bool = True) -> Any:

@@ -13,8 +13,10 @@ from typing import Any, Protocol, TypeVar
 from app.core import arn as arns
 from app.core.clock import Clock
 from app.core.errors import InvalidInput, LimitExceeded, ValidationError
-from app.core.records import Call, Tag
+from app.core.records import Call, PolicyVersion, Tag
+from app.policy.managed import AwsManagedPolicies
 from app.services.iam.documents import PolicyChecks
+from app.store.iam_codec import version_number
 from app.store.iam_store import IamStore
 
 T = TypeVar("T")
@@ -58,6 +60,16 @@ def page(items: Sequence[T], key: Callable[[T], str], marker: str | None,
     return chunk, truncated, encode_marker(key(chunk[-1])) if truncated else None
 
 
+def version_page(versions: Sequence[PolicyVersion], marker: str | None,
+                 max_items: int | None) -> tuple[list[PolicyVersion], bool, str | None]:
+    """One page of ListPolicyVersions, newest first (the key orders descending version numbers
+    as ascending strings)."""
+    def key(v: PolicyVersion) -> str:
+        return f"{10**9 - version_number(v.version_id):010d}"
+
+    return page(sorted(versions, key=key), key, marker, max_items)
+
+
 def listing(name: str, items: list[Any], truncated: bool, marker: str | None) -> dict[str, Any]:
     return {name: items, "is_truncated": truncated, "marker": marker}
 
@@ -97,11 +109,13 @@ def tag_listing(tags: Sequence[Tag], marker: str | None, max_items: int | None) 
 
 class IamServiceBase:
     def __init__(self, store: IamStore, authz: Authorizer, *, account: str,
-                 clock: Clock) -> None:
+                 clock: Clock, aws_policies: AwsManagedPolicies | None = None) -> None:
         self._store = store
         self._authz = authz
         self._account = account
         self._clock = clock
+        # without a catalog no AWS managed policy exists (`is None`: a catalog's len() loads it)
+        self._aws = aws_policies if aws_policies is not None else AwsManagedPolicies(None)
         self._checks = PolicyChecks()
 
     async def _require(self, call: Call, action: str, resource: str, *,

@@ -14,11 +14,11 @@ from app.services.iam.base import (
     ContextValue,
     IamServiceBase,
     listing,
-    page,
     parse_tags,
     tag_context,
     tag_listing,
     untag_context,
+    version_page,
 )
 
 
@@ -115,9 +115,7 @@ class PoliciesService(IamServiceBase):
         versions = await self._store.list_policy_versions(policy_arn)
         if versions is None:
             raise policy_missing(policy_arn)
-        # newest first; the key orders descending version numbers as ascending strings
-        chunk, truncated, next_marker = page(
-            versions, lambda v: f"{10**9 - int(v.version_id[1:]):010d}", marker, max_items)
+        chunk, truncated, next_marker = version_page(versions, marker, max_items)
         return listing("versions", [_without_document(v) for v in chunk], truncated,
                        next_marker)
 
