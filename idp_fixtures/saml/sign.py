@@ -75,17 +75,19 @@ def _b64(data: bytes) -> str:
 
 def encrypt_assertion(response: etree._Element, cert_name: str = "sp", *, content: str = "aes256-gcm",
                       key_transport: str = RSA_OAEP_MGF1P, oaep_digest: str = "sha1",
-                      key_placement: str = "inline") -> etree._Element:
+                      key_placement: str = "inline", xml_declaration: bool = False) -> etree._Element:
     """Replace the response's Assertion by an EncryptedAssertion readable with the private
     key of `cert_name`. `content`: a CONTENT name; `key_transport`: RSA_OAEP_MGF1P,
     RSA_OAEP_11 (MGF1-SHA1) or RSA_1_5; `key_placement`: "inline" (EncryptedKey inside the
-    EncryptedData's KeyInfo) or "sibling" (beside it, found by RetrievalMethod)."""
+    EncryptedData's KeyInfo) or "sibling" (beside it, found by RetrievalMethod);
+    `xml_declaration` puts one before the assertion inside the ciphertext (some encryptors do)."""
     assertion = response.find(q(SAML, "Assertion"))
     if assertion is None:
         raise LookupError("the response has no plain Assertion")
     algorithm, size, gcm = CONTENT[content]
     cek = os.urandom(size)
-    plaintext = etree.tostring(assertion)
+    plaintext = etree.tostring(assertion, xml_declaration=True, encoding="UTF-8") if xml_declaration else \
+        etree.tostring(assertion)
     if gcm:
         iv = os.urandom(12)
         cipher = iv + AESGCM(cek).encrypt(iv, plaintext, None)
