@@ -1,0 +1,47 @@
+"""The signature check: one pre-built key, one algorithm from that key's allow-list.
+
+RSA: PKCS#1 v1.5 (RS*) or PSS with MGF1 and a salt as long as the hash (PS*, RFC 7518 §3.5);
+the signature must be exactly as long as the modulus. ECDSA (ES*): the JWS form, raw `r || s`
+of exactly twice the coordinate length (RFC 7518 §3.4), never DER; `r` and `s` must lie in
+[1, n-1], so zero-value ("psychic", CVE-2022-21449) signatures fail before any library sees
+them. Any failure, whatever the backend raises, is `oidc_signature_invalid`.
+"""
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from app.federation.oidc.keyset import SelectedKey
+from app.federation.oidc.rejected import OidcRejected
+
+_HASHES: dict[str, hashes.HashAlgorithm] = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
+_PADDING: dict[str, padding.AsymmetricPadding] = {
+    **{f"RS{bits}": padding.PKCS1v15() for bits in _HASHES},
+    **{f"PS{bits}": padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size) for bits, h in _HASHES.items()},
+}
+_ECDSA = {f"ES{bits}": ec.ECDSA(h) for bits, h in _HASHES.items()}
+
+
+def verify(key: SelectedKey, alg: str, signing_input: bytes, signature: bytes) -> None:
+    """Return when `signature` over `signing_input` verifies under `key` with `alg`; raise
+    OidcRejected otherwise. The caller has checked that `alg` is in `key.algorithms`."""
+    if alg not in key.algorithms:
+        raise OidcRejected("oidc_alg_not_allowed")
+    try:
+        public_key = key.public_key
+        if isinstance(public_key, rsa.RSAPublicKey):
+            if len(signature) != key.size:
+                raise InvalidSignature
+            public_key.verify(signature, signing_input, _PADDING[alg], _HASHES[alg[2:]])
+            return
+        if len(signature) != 2 * key.size:
+            raise InvalidSignature
+        r = int.from_bytes(signature[: key.size], "big")
+        s = int.from_bytes(signature[key.size:], "big")
+        if not (0 < r < key.order and 0 < s < key.order):
+            raise InvalidSignature
+        public_key.verify(encode_dss_signature(r, s), signing_input, _ECDSA[alg])
+    except (InvalidSignature, ValueError, TypeError, KeyError):
+        raise OidcRejected("oidc_signature_invalid") from None
