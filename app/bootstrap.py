@@ -59,6 +59,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.services.mfa import TotpVerifier
     from app.services.root_key import ConfiguredRootKey
     from app.services.iam import IamService
+    from app.services.last_used import RoleUsage
     from app.federation.saml.validate import SamlSettings
     from app.services.saml_signin import SamlFederation
     from app.services.saml_verifier import SamlVerifier
@@ -68,6 +69,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.store.iam_store import IamStore
     from app.store.keys import Keys
     from app.store.mfa_attempts import MfaAttempts
+    from app.store.role_usage import RoleUsageStore
     from app.store.replay_marks import ReplayMarks
     from app.store.multiplex import MultiplexedRedis
     from app.store.sessions import SessionStore
@@ -97,7 +99,9 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     mfa = TotpVerifier(iam_store, MfaAttempts(redis), clock=clock)
     saml_settings = SamlSettings(audience=settings.saml_entity_id, recipient=f"{settings.public_url}/saml")
     saml = SamlFederation(hot_reads, SamlVerifier(saml_settings), ReplayMarks(hot), account=account, clock=clock)
-    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa, saml=saml)
+    usage = RoleUsage(RoleUsageStore(hot, Keys(account)), clock)  # RoleLastUsed, written with the session
+    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa, saml=saml,
+                     usage=usage)
     logger = JsonLogger(log_stream, clock)
     metrics = Metrics(counters=lambda: {
         "tessera_log_lines_lost_total": ("Log and audit lines dropped because the log stream kept failing.",

@@ -15,7 +15,6 @@ fails the request).
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, Protocol
 
 from app.core import arn as arns
@@ -24,13 +23,12 @@ from app.core.errors import ExpiredToken, InvalidClientTokenId
 from app.core.ids import TEMPORARY_KEY
 from app.core.records import Caller, Session
 from app.services.root_key import ConfiguredRootKey
+from app.services.last_used import EVERY, OncePer, settle
 from app.services.tokens import SessionTokens
 from app.store.keys import Keys
 from app.store.sessions import SessionStore
 
-_log = logging.getLogger(__name__)
-TOUCH_EVERY = 60.0  # seconds between two AccessKeyLastUsed writes for one key
-_TOUCH_MEMORY = 10_000  # keys remembered; all forgotten on overflow
+TOUCH_EVERY = EVERY  # seconds between two AccessKeyLastUsed writes for one key
 
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
@@ -60,7 +58,7 @@ class Authenticator:
         self._tokens = tokens
         self._account = account
         self._clock = clock
-        self._touched: dict[str, float] = {}
+        self._touch_gate = OncePer(TOUCH_EVERY)
         self._pending: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, req: SignedRequest) -> Caller:
@@ -96,22 +94,12 @@ class Authenticator:
 
     def _touch(self, access_key_id: str, service: str, region: str) -> None:
         """AccessKeyLastUsed, throttled to one background write per key per TOUCH_EVERY."""
-        now = self._clock.time()
-        last = self._touched.get(access_key_id)
-        if last is not None and 0 <= now - last < TOUCH_EVERY:
+        if not self._touch_gate.due(access_key_id, self._clock.time()):
             return
-        if len(self._touched) >= _TOUCH_MEMORY:
-            self._touched.clear()
-        self._touched[access_key_id] = now
-        task = asyncio.get_running_loop().create_task(self._touch_now(access_key_id, service, region))
+        task = asyncio.get_running_loop().create_task(
+            settle(self._iam.touch_access_key(access_key_id, service, region), "access key last use"))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
-
-    async def _touch_now(self, access_key_id: str, service: str, region: str) -> None:
-        try:
-            await self._iam.touch_access_key(access_key_id, service, region)
-        except Exception as exc:  # noqa: BLE001 - statistics never fail a request
-            _log.warning("could not record access key last use: %s", type(exc).__name__)
 
     async def settle(self) -> None:
         """Wait for the background last-used writes started so far (tests, shutdown)."""

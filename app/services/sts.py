@@ -29,6 +29,7 @@ from app.policy import PolicyKind, compile_policy
 from app.policy.document import policy_size
 from app.services.authz import Authorizer
 from app.services.context import request_tags
+from app.services.last_used import RoleUsage
 from app.services.mfa import MFA_FAILED
 from app.services.role_session import (
     IssuedRoleSession,
@@ -72,7 +73,8 @@ def _tags(raw: Sequence[dict[str, str]] | None) -> tuple[Tag, ...]:
 class StsService:
     def __init__(self, iam_store: Any, session_store: SessionStore, tokens: SessionTokens,
                  authz: Authorizer, *, account: str, clock: Clock, rng: ids.Random | None = None,
-                 mfa: MfaVerifier | None = None, saml: SamlFederation | None = None) -> None:
+                 mfa: MfaVerifier | None = None, saml: SamlFederation | None = None,
+                 usage: RoleUsage | None = None) -> None:
         self._iam = iam_store
         self._sessions = session_store
         self._tokens = tokens
@@ -82,6 +84,7 @@ class StsService:
         self._rng = rng
         self._mfa = mfa
         self._saml = saml
+        self._usage = usage  # RoleLastUsed, noted for every role session issued
 
     # ---- actions ----
     async def assume_role(self, call: Call, *, role_arn: str, role_session_name: str,
@@ -200,15 +203,20 @@ class StsService:
         mfa_at = now if req.mfa_authenticated else (inherited.mfa_authenticated_at if inherited else None)
         if req.redeem is not None:
             await req.redeem()
-        credentials, session = await self._mint(
-            kind="assumed-role", account=self._account,
-            arn=arns.assumed_role(self._account, role.role_name, req.session_name),
-            user_id=f"{role.role_id}:{req.session_name}", principal_arn=role.arn, principal_id=role.role_id,
-            principal_name=role.role_name, issued_at=now, expires_at=expires, session_name=req.session_name,
-            session_policy=req.policy, session_policy_arns=req.policy_arns, tags=tags,
-            transitive_tag_keys=transitive, source_identity=source_identity, mfa_authenticated=mfa,
-            mfa_authenticated_at=mfa_at if mfa else None, chained=chained,
-            federated_provider=req.federated_provider, federation_context=req.federation_context)
+        used = self._usage.note(role, call.meta.region) if self._usage is not None else None
+        try:  # the last-used write, if due, leaves with the session's
+            credentials, session = await self._mint(
+                kind="assumed-role", account=self._account,
+                arn=arns.assumed_role(self._account, role.role_name, req.session_name),
+                user_id=f"{role.role_id}:{req.session_name}", principal_arn=role.arn, principal_id=role.role_id,
+                principal_name=role.role_name, issued_at=now, expires_at=expires, session_name=req.session_name,
+                session_policy=req.policy, session_policy_arns=req.policy_arns, tags=tags,
+                transitive_tag_keys=transitive, source_identity=source_identity, mfa_authenticated=mfa,
+                mfa_authenticated_at=mfa_at if mfa else None, chained=chained,
+                federated_provider=req.federated_provider, federation_context=req.federation_context)
+        finally:
+            if used is not None:
+                await used
         return IssuedRoleSession(credentials, AssumedRoleUser(session.user_id, session.arn), packed,
                                  source_identity, session)
 

@@ -122,6 +122,3 @@ class CachedIamReads:
     # ---- statistics writes: not IAM state, straight through ----
     async def touch_access_key(self, access_key_id: str, service: str, region: str) -> None:
         await self._store.touch_access_key(access_key_id, service, region)
-
-    async def touch_role(self, name: str, region: str) -> None:
-        await self._store.touch_role(name, region)

@@ -15,10 +15,10 @@ from app.core.records import (
     ManagedPolicy,
     PolicyVersion,
     Role,
-    RoleLastUsed,
     Tag,
     User,
 )
+from app.store import role_usage
 
 
 def dumps(obj: dict[str, Any]) -> str:
@@ -70,17 +70,15 @@ def role_to_json(r: Role) -> str:
                   "msd": r.max_session_duration, "b": b, "t": tags_to_json(r.tags)})
 
 
-def role_from_json(raw: str, account: str, used: dict[str, str] | None = None) -> Role:
+def role_from_json(raw: str, account: str, used: str | None = None) -> Role:
+    """`used`: the role's last-used value (app.store.role_usage), if read with it."""
     d = json.loads(raw)
-    last = None
-    if used and used.get("d"):
-        last = RoleLastUsed(last_used_date=float(used["d"]), region=used.get("r") or None)
     return Role(role_name=d["n"], role_id=d["id"], path=d["p"],
                 arn=arns.role(account, d["p"], d["n"]), create_date=d["c"],
                 assume_role_policy_document=d["d"], description=d.get("desc"),
                 max_session_duration=d.get("msd", 3600),
                 permissions_boundary=_boundary(d.get("b")), tags=tags_from_json(d.get("t")),
-                role_last_used=last or RoleLastUsed())
+                role_last_used=role_usage.decode(used, d["id"]))
 
 
 # ---- managed policies ----

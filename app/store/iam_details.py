@@ -91,7 +91,7 @@ class DetailsMixin(EntitiesMixin):
         k = self._k
         rows = await self._rows(lnames, lambda n: [
             ("get", k.entity("role", n)), ("hgetall", k.inline("role", n)),
-            ("smembers", k.attached("role", n)), ("hgetall", k.role_last_used(n))])
+            ("smembers", k.attached("role", n)), ("get", k.role_last_used(n))])
         out: list[RoleDetail] = []
         for raw, inline, attached, used in rows:
             if raw is None:

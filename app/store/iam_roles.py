@@ -20,7 +20,7 @@ class RolesMixin(EntitiesMixin):
     async def get_role(self, name: str) -> Role | None:
         lname = name.lower()
         raw, used = await self._read(("get", self._k.entity("role", lname)),
-                                     ("hgetall", self._k.role_last_used(lname)))
+                                     ("get", self._k.role_last_used(lname)))
         return role_from_json(raw, self.account, used) if raw is not None else None
 
     async def get_role_record(self, name: str) -> Role | None:
@@ -107,16 +107,3 @@ class RolesMixin(EntitiesMixin):
                 pipe.srem(k.policy_boundary_users(plname), f"role:{lname}")
 
         await self._atomic(watched, body)
-
-    async def touch_role(self, name: str, region: str) -> None:
-        """RoleLastUsed after a successful AssumeRole* (best effort)."""
-        lname = name.lower()
-        key, used = self._k.entity("role", lname), self._k.role_last_used(lname)
-
-        async def body(pipe: Any) -> None:
-            there = await self._r.exists(key)
-            pipe.multi()
-            if there:
-                pipe.hset(used, mapping={"d": str(self._clock.time()), "r": region})
-
-        await self._atomic([key], body, stats=True)

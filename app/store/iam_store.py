@@ -2,7 +2,7 @@
 
 Read API used on every request by authentication / authorization:
 `find_access_key`, `get_user`, `get_role`, `principal_policies`, `managed_policy_document`,
-`ensure_root_access_key`, `touch_access_key` (and `touch_role`); for STS MFA sign-in,
+`ensure_root_access_key`, `touch_access_key`; for STS MFA sign-in,
 `mfa_seed_for_user` and `claim_mfa_step`; for AssumeRoleWithSAML, `saml_trust`.
 """
 from __future__ import annotations

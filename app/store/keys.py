@@ -17,7 +17,8 @@ case-insensitively, the record keeps the original case):
     T:user:l:att        SET of policy ARNs     T:user:l:grp  SET of group l
     T:user:l:aks        SET of access key ids  T:user:l:mfa  SET of MFA device l assigned to it
     T:group:l (+ :inl :isz :att)               T:group:l:mem SET of user l
-    T:role:l (+ :inl :isz :att)                T:role:l:used HASH last-used (hot path)
+    T:role:l (+ :inl :isz :att)                T:role:l:used "when role-id region"
+                                               (app.store.role_usage)
     T:policy:l          JSON record            T:policy:l:ver  HASH vN -> JSON version
     T:policy:l:doc      "ARN\\nDOC" of the default version (one GET on the hot path)
     T:policy:l:ents     SET of `user:l` / `group:l` / `role:l` attached to it

@@ -15,6 +15,7 @@ from app.store.iam_policies import MAX_POLICIES, MAX_VERSIONS
 from app.store.iam_roles import MAX_ROLES
 from app.store.iam_users import MAX_USERS
 
+POLICY_VERSIONS_IN_USE_QUOTA = 10_000  # AWS's figure (botocore's GetAccountSummary example)
 # Filter value -> store index kind; output order is users, groups, roles, policies (customer
 # managed, then the AWS managed ones in use in the account: AWS lists only those)
 _FILTERS = (("User", "user"), ("Group", "group"), ("Role", "role"),
@@ -56,7 +57,7 @@ class AccountService(IamServiceBase):
         summary = {
             **counts,
             "UsersQuota": MAX_USERS, "GroupsQuota": MAX_GROUPS, "RolesQuota": MAX_ROLES,
-            "PoliciesQuota": MAX_POLICIES, "PolicyVersionsInUseQuota": MAX_POLICIES * MAX_VERSIONS,
+            "PoliciesQuota": MAX_POLICIES, "PolicyVersionsInUseQuota": POLICY_VERSIONS_IN_USE_QUOTA,
             "VersionsPerPolicyQuota": MAX_VERSIONS, "PolicySizeQuota": MANAGED_POLICY_SIZE,
             "AssumeRolePolicySizeQuota": TRUST_POLICY_SIZE,
             "UserPolicySizeQuota": INLINE_AGGREGATE["user"],

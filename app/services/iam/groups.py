@@ -7,7 +7,7 @@ from typing import Any
 from app.core.errors import NoSuchEntity
 from app.core.records import Call, Group
 from app.services.iam.base import listing, page
-from app.services.iam.users import UsersService, user_missing, user_summary
+from app.services.iam.users import UsersService, user_missing
 
 
 def group_missing(name: str) -> NoSuchEntity:
@@ -35,7 +35,7 @@ class GroupsService(UsersService):
         if members is None:
             raise group_missing(group_name)
         users, truncated, next_marker = page(
-            [user_summary(u) for u in members], lambda u: u.user_name.lower(), marker, max_items)
+            members, lambda u: u.user_name.lower(), marker, max_items)
         return {"group": group, **listing("users", users, truncated, next_marker)}
 
     async def update_group(self, call: Call, *, group_name: str, new_path: str | None = None,

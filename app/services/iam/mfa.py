@@ -24,7 +24,7 @@ from app.core.errors import NoSuchEntity, ValidationError
 from app.core.records import Call, VirtualMfaDevice
 from app.services.iam.access_keys import AccessKeysService
 from app.services.iam.base import listing, page, parse_tags, tag_context, tag_listing, untag_context
-from app.services.iam.users import user_missing, user_summary
+from app.services.iam.users import user_missing
 from app.store.iam_mfa import NOT_THE_USERS, device_lname, device_missing
 
 SERIAL_MAX = 256  # the model's SerialNumber bound: a longer ARN could never be named again
@@ -40,11 +40,6 @@ def qr_code_png(uri: str) -> bytes:
     out = io.BytesIO()
     segno.make(uri, error="m", micro=False).save(out, kind="png", scale=4)
     return out.getvalue()
-
-
-def device_summary(device: VirtualMfaDevice) -> VirtualMfaDevice:
-    """ListVirtualMFADevices shows the assigned user as ListUsers does (no tags, no boundary)."""
-    return replace(device, user=user_summary(device.user) if device.user else None)
 
 
 class MfaService(AccessKeysService):
@@ -132,7 +127,7 @@ class MfaService(AccessKeysService):
             return await self._store.list_virtual_mfa_devices(status, after, limit)
 
         return await self._scan("virtual_mfa_devices", lister, None, marker, max_items,
-                                lambda d: device_lname(d.serial_number), summary=device_summary)
+                                lambda d: device_lname(d.serial_number))
 
     # ---- tags ----
     async def tag_mfa_device(self, call: Call, *, serial_number: str,

@@ -4,12 +4,11 @@ SetDefaultPolicyVersion TagPolicy UntagPolicy ListPolicyTags."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from app.core import arn as arns
 from app.core.errors import InvalidInput, NoSuchEntity
-from app.core.records import Call, ManagedPolicy, PolicyVersion
+from app.core.records import Call, ManagedPolicy
 from app.services.iam.base import (
     ContextValue,
     IamServiceBase,
@@ -30,11 +29,6 @@ def check_policy_arn(policy_arn: str) -> None:
     a = arns.parse(policy_arn)
     if a is None or a.service != "iam" or not a.resource.startswith("policy/"):
         raise InvalidInput(f"ARN {policy_arn} is not valid.")
-
-
-def _without_document(v: PolicyVersion) -> PolicyVersion:
-    """CreatePolicyVersion and ListPolicyVersions do not return the document (as AWS)."""
-    return replace(v, document=None)  # type: ignore[arg-type]
 
 
 class PoliciesService(IamServiceBase):
@@ -82,8 +76,7 @@ class PoliciesService(IamServiceBase):
                                                    usage=policy_usage_filter)
 
         return await self._scan("policies", lister, path_prefix, marker, max_items,
-                                lambda p: p.policy_name.lower(),
-                                summary=lambda p: replace(p, tags=()))
+                                lambda p: p.policy_name.lower())
 
     # ---- versions ----
     async def create_policy_version(self, call: Call, *, policy_arn: str, policy_document: str,
@@ -92,7 +85,7 @@ class PoliciesService(IamServiceBase):
         self._checks.managed(policy_document)
         version = await self._store.create_policy_version(policy_arn, policy_document,
                                                           set_as_default=bool(set_as_default))
-        return {"policy_version": _without_document(version)}
+        return {"policy_version": version}
 
     async def get_policy_version(self, call: Call, *, policy_arn: str,
                                  version_id: str) -> dict[str, Any]:
@@ -116,8 +109,7 @@ class PoliciesService(IamServiceBase):
         if versions is None:
             raise policy_missing(policy_arn)
         chunk, truncated, next_marker = version_page(versions, marker, max_items)
-        return listing("versions", [_without_document(v) for v in chunk], truncated,
-                       next_marker)
+        return listing("versions", chunk, truncated, next_marker)
 
     async def set_default_policy_version(self, call: Call, *, policy_arn: str,
                                          version_id: str) -> None:

@@ -3,7 +3,6 @@ DeleteRole ListRoles TagRole UntagRole ListRoleTags."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from app.core import arn as arns
@@ -64,7 +63,7 @@ class RolesService(IamServiceBase):
             role_name, trust_policy=assume_role_policy_document, path=path,
             description=description or None, max_session_duration=max_session_duration or 3600,
             boundary_arn=permissions_boundary, tags=parsed)
-        return {"role": replace(role, role_last_used=None)}
+        return {"role": role}
 
     async def get_role(self, call: Call, *, role_name: str) -> dict[str, Any]:
         return {"role": await self._role_target(call, "GetRole", role_name)}
@@ -101,7 +100,7 @@ class RolesService(IamServiceBase):
                          max_items: int | None = None) -> dict[str, Any]:
         await self._require(call, "ListRoles", self._role_arn("*", path_prefix or "/"))
         return await self._scan("roles", self._store.list_roles, path_prefix, marker, max_items,
-                                lambda r: r.role_name.lower(), summary=role_summary)
+                                lambda r: r.role_name.lower())
 
     # ---- tags ----
     async def tag_role(self, call: Call, *, role_name: str,
@@ -120,7 +119,3 @@ class RolesService(IamServiceBase):
         role = await self._role_target(call, "ListRoleTags", role_name)
         return tag_listing(role.tags, marker, max_items)
 
-
-def role_summary(role: Role) -> Role:
-    """ListRoles omits Tags, PermissionsBoundary and RoleLastUsed (as AWS)."""
-    return replace(role, tags=(), permissions_boundary=None, role_last_used=None)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from app.core import arn as arns
@@ -92,7 +91,7 @@ class UsersService(IamServiceBase):
                          max_items: int | None = None) -> dict[str, Any]:
         await self._require(call, "ListUsers", self._user_arn("*", path_prefix or "/"))
         return await self._scan("users", self._store.list_users, path_prefix, marker, max_items,
-                                lambda u: u.user_name.lower(), summary=user_summary)
+                                lambda u: u.user_name.lower())
 
     # ---- tags ----
     async def tag_user(self, call: Call, *, user_name: str,
@@ -111,8 +110,4 @@ class UsersService(IamServiceBase):
         user = await self._user_target(call, "ListUserTags", user_name)
         return tag_listing(user.tags, marker, max_items)
 
-
-def user_summary(user: User) -> User:
-    """ListUsers returns neither tags nor the permissions boundary (as AWS)."""
-    return replace(user, tags=(), permissions_boundary=None)
 

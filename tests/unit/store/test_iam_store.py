@@ -18,9 +18,10 @@ from app.core.errors import (
     LimitExceeded,
     NoSuchEntity,
 )
-from app.core.records import Tag
+from app.core.records import RoleLastUsed, Tag
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
+from app.store.role_usage import RoleUsageStore
 from app.store.secretbox import SecretBox
 from tests.redis_target import redis_url
 
@@ -213,7 +214,7 @@ async def test_group_rename_updates_members(store: IamStore) -> None:
 
 
 # ---- roles ----
-async def test_role_create_update_touch_delete(store: IamStore, clock: FixedClock) -> None:
+async def test_role_create_update_last_used_delete(store: IamStore, redis: aioredis.Redis) -> None:
     role = await store.create_role("Deploy", trust_policy=TRUST, path="/ci/",
                                    description="d", max_session_duration=7200)
     assert role.role_id.startswith("AROA") and role.arn.endswith(":role/ci/Deploy")
@@ -222,15 +223,24 @@ async def test_role_create_update_touch_delete(store: IamStore, clock: FixedCloc
     updated = await store.update_role("deploy", description=None, max_session_duration=3600)
     assert updated.description is None and updated.max_session_duration == 3600
     assert updated.assume_role_policy_document == TRUST
-    clock.advance(10)
-    await store.touch_role("deploy", "eu-west-1")
+    assert (await store.get_role("deploy")).role_last_used == RoleLastUsed()  # type: ignore[union-attr]
+    usage = RoleUsageStore(redis, Keys(ACCT))
+    await usage.record("Deploy", role.role_id, "eu-west-1", NOW + 10)
     got = await store.get_role("deploy")
-    assert got is not None and got.role_last_used is not None
-    assert got.role_last_used.last_used_date == NOW + 10 and got.role_last_used.region == "eu-west-1"
+    assert got is not None and got.role_last_used == RoleLastUsed(NOW + 10, "eu-west-1")
+    assert (await store.get_role_record("deploy")).role_last_used == RoleLastUsed()  # type: ignore[union-attr]
+    [detail] = await store.role_details(["deploy"])
+    assert detail.role_last_used == RoleLastUsed(NOW + 10, "eu-west-1")
     await store.delete_role("deploy")
-    await store.touch_role("deploy", "eu-west-1")  # never recreates anything
+    assert await redis.exists(Keys(ACCT).role_last_used("deploy")) == 0
     assert await store.get_role("deploy") is None
     assert await store.principal_policies("role", "deploy") is None
+    # a use recorded while the role was being deleted never shows on a new role of that name
+    await usage.record("Deploy", role.role_id, "eu-west-1", NOW + 20)
+    again = await store.create_role("Deploy", trust_policy=TRUST)
+    assert (await store.get_role("deploy")).role_last_used == RoleLastUsed()  # type: ignore[union-attr]
+    await usage.record("Deploy", again.role_id, "us-east-2", NOW + 30)
+    assert (await store.get_role("deploy")).role_last_used == RoleLastUsed(NOW + 30, "us-east-2")  # type: ignore[union-attr]
 
 
 async def test_delete_role_conflicts(store: IamStore) -> None:

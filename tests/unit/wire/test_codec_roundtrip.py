@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.wire.codec import QueryCodec, parse_form
+from app.wire.codec.omissions import EMPTY, NEVER, OMITTED, Rules, rule_tree
 from app.wire.codec.patterns import compile_java, translate
 
 CODEC = QueryCodec()
@@ -125,13 +126,25 @@ def _strategy(shape: Shape, *, output: bool, depth: int) -> st.SearchStrategy[An
     raise AssertionError(kind)
 
 
-def _expected_output(shape: Shape, value: Any, service: str, in_map: bool = False) -> Any:
-    """What botocore should hand the user: policy documents JSON-decoded (iam only)."""
+def _omissions(service: str, action: str) -> Rules:
+    return rule_tree(OMITTED.get(service, {}).get(action, {}))
+
+
+def _expected_output(shape: Shape, value: Any, service: str, in_map: bool = False, rules: Rules | None = None) -> Any:
+    """What botocore should hand the user: policy documents JSON-decoded (iam only), without
+    the members the operation's omission rules leave out (app.wire.codec.omissions)."""
     kind = shape.type_name
     if kind == "structure":
-        return {n: _expected_output(shape.members[n], v, service, in_map) for n, v in value.items()}  # type: ignore[attr-defined]
+        out = {}
+        for n, v in value.items():
+            rule = (rules or {}).get(n)
+            if rule == NEVER or (rule == EMPTY and not v):
+                continue
+            sub = rule if isinstance(rule, dict) else None
+            out[n] = _expected_output(shape.members[n], v, service, in_map, sub)  # type: ignore[attr-defined]
+        return out
     if kind == "list":
-        return [_expected_output(shape.member, v, service, in_map) for v in value]  # type: ignore[attr-defined]
+        return [_expected_output(shape.member, v, service, in_map, rules) for v in value]  # type: ignore[attr-defined]
     if kind == "map":
         return {k: _expected_output(shape.value, v, service, True) for k, v in value.items()}  # type: ignore[attr-defined]
     if service == "iam" and not in_map and shape.name == "policyDocumentType":
@@ -191,7 +204,7 @@ def test_output_round_trip_through_botocore_parser(service: str, data: st.DataOb
         assert parsed == {}
         return
     json_decode_policies(parsed, op.model)
-    assert parsed == _expected_output(shape, result, service)
+    assert parsed == _expected_output(shape, result, service, rules=_omissions(service, op.name))
 
 
 def test_every_operation_is_compiled() -> None:
@@ -223,4 +236,4 @@ def test_every_operation_round_trips_both_ways(op: Any, data: st.DataObject) -> 
         parsed = QueryParser().parse({"body": xml, "headers": {}, "status_code": 200}, shape)
         parsed.pop("ResponseMetadata")
         json_decode_policies(parsed, model)
-        assert parsed == _expected_output(shape, result, op.service)
+        assert parsed == _expected_output(shape, result, op.service, rules=_omissions(op.service, op.name))

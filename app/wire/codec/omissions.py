@@ -1,0 +1,80 @@
+"""What AWS leaves out of a response that the output shape would allow, per operation.
+
+botocore's models say which members a result may carry; AWS's servers leave some of them out
+of some operations even when the entity has them. The services return whole records; these
+rules, compiled into each operation's encoder (nothing is looked up per request), make the XML
+the one AWS sends:
+
+- `NEVER`: this operation does not return the member at all. The list operations return "a
+  subset of the available attributes for the resource" (the model's own documentation of
+  ListUsers, ListRoles, ListPolicies, ListVirtualMFADevices); CreatePolicy does not echo the
+  description, CreateRole neither MaxSessionDuration nor RoleLastUsed, CreatePolicyVersion and
+  ListPolicyVersions not the document (GetPolicyVersion does).
+- `EMPTY`: the member is left out when it is an empty list: an entity without tags gets no
+  `<Tags/>` in CreateUser, GetUser, CreateRole, GetRole, CreatePolicy. (GetPolicy and
+  GetAccountAuthorizationDetails do write an empty `<Tags/>`, and GetRole an empty
+  `<RoleLastUsed/>` for a role never used: those are not listed here.)
+
+A path names members from the operation's output structure down; a list is crossed by naming
+the list member itself (`Roles.Tags`: the Tags of every role in ListRoles' `Roles`). The
+encoder refuses a path that names no member of the model, so a typo or a model change fails
+at start-up.
+
+Sources: the model's operation documentation (quoted above); botocore's
+`iam/2010-05-08/examples-1.json` and the AWS CLI's `awscli/examples/iam/*.rst` (outputs of
+real calls: create-user, get-user, list-users, create-role with `--max-session-duration` and
+with `--tags`, get-role, list-roles, update-role-description, create-policy with
+`--description`, list-policies, create-policy-version, list-policy-versions,
+get-account-authorization-details, create- and list-virtual-mfa-devices);
+GetAccountAuthorizationDetails as captured from AWS in public test fixtures (an AWS managed
+policy listed without its description).
+"""
+from __future__ import annotations
+
+NEVER = "never"
+EMPTY = "empty"
+
+_USER_SUMMARY = {"Tags": NEVER, "PermissionsBoundary": NEVER}  # as ListUsers
+_ROLE_ECHO = {"Tags": EMPTY, "MaxSessionDuration": NEVER, "RoleLastUsed": NEVER}
+
+OMITTED: dict[str, dict[str, dict[str, str]]] = {
+    "iam": {
+        "CreateUser": {"User.Tags": EMPTY},
+        "GetUser": {"User.Tags": EMPTY},
+        "ListUsers": {f"Users.{m}": rule for m, rule in _USER_SUMMARY.items()},
+        "GetGroup": {f"Users.{m}": rule for m, rule in _USER_SUMMARY.items()},
+        "CreateRole": {f"Role.{m}": rule for m, rule in _ROLE_ECHO.items()},
+        "UpdateRoleDescription": {f"Role.{m}": rule for m, rule in _ROLE_ECHO.items()},
+        "GetRole": {"Role.Tags": EMPTY},
+        "ListRoles": {"Roles.Tags": NEVER, "Roles.PermissionsBoundary": NEVER,
+                      "Roles.RoleLastUsed": NEVER},
+        "CreatePolicy": {"Policy.Tags": EMPTY, "Policy.Description": NEVER},
+        "ListPolicies": {"Policies.Tags": NEVER, "Policies.Description": NEVER},
+        "GetAccountAuthorizationDetails": {"Policies.Description": NEVER},
+        "CreatePolicyVersion": {"PolicyVersion.Document": NEVER},
+        "ListPolicyVersions": {"Versions.Document": NEVER},
+        "CreateVirtualMFADevice": {"VirtualMFADevice.Tags": EMPTY},
+        "ListVirtualMFADevices": {"VirtualMFADevices.Tags": NEVER,
+                                  **{f"VirtualMFADevices.User.{m}": rule
+                                     for m, rule in _USER_SUMMARY.items()}},
+    },
+}
+
+Rules = dict[str, "str | Rules"]
+
+
+def rule_tree(paths: dict[str, str]) -> Rules:
+    """{"Roles.Tags": NEVER} -> {"Roles": {"Tags": NEVER}}."""
+    tree: Rules = {}
+    for path, rule in paths.items():
+        if rule not in (NEVER, EMPTY):
+            raise ValueError(f"unknown omission rule `{rule}` for `{path}`")
+        *parents, last = path.split(".")
+        node = tree
+        for name in parents:
+            child = node.setdefault(name, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"`{path}` goes through `{name}`, which has its own rule")
+            node = child
+        node[last] = rule
+    return tree
