@@ -58,7 +58,7 @@ def read_text(path: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise PolicyFileError(path, 1, 1, "Syntax errors in policy: not UTF-8 text") from None
+        raise PolicyFileError(path, 1, 1, "Syntax errors in policy. (not UTF-8 text)") from None
 
 
 def load_policy(path: str, kind: PolicyKind) -> tuple[str, CompiledPolicy]:
@@ -67,9 +67,9 @@ def load_policy(path: str, kind: PolicyKind) -> tuple[str, CompiledPolicy]:
     try:
         json.loads(text)
     except json.JSONDecodeError as e:
-        raise PolicyFileError(path, e.lineno, e.colno, f"Syntax errors in policy: {e.msg}") from None
+        raise PolicyFileError(path, e.lineno, e.colno, f"Syntax errors in policy. ({e.msg})") from None
     except RecursionError:
-        raise PolicyFileError(path, 1, 1, "Syntax errors in policy: nested too deeply") from None
+        raise PolicyFileError(path, 1, 1, "Syntax errors in policy. (nested too deeply)") from None
     try:
         return text, compile_policy(text, kind, path)
     except LimitExceeded as e:

@@ -91,13 +91,14 @@ class _Run:
         if not self.conditional:
             return ()
         ctx = self.ctx or {}
-        seen: dict[str, None] = {}
+        seen: dict[str, str] = {}  # key names are case-insensitive: the first spelling, once
         for st in self.conditional:
             if not st.lower_keys <= ctx.keys():
                 for key in st.keys:
-                    if key.lower() not in ctx:
-                        seen[key] = None
-        return tuple(seen)
+                    low = key.lower()
+                    if low not in ctx:
+                        seen.setdefault(low, key)
+        return tuple(seen.values())
 
     def decide(self, effect: str, *parts: list[MatchedStatement]) -> Decision:
         matched: tuple[MatchedStatement, ...] = ()

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from app.core.errors import LimitExceeded
-from app.policy.document import PolicyDocument, PolicyKind, canonical_text, load, policy_size
+from app.core.errors import LimitExceeded, MalformedPolicyDocument
+from app.policy.document import INVALID_JSON, PolicyDocument, PolicyKind, canonical_text, load, policy_size
 from app.policy.evaluate import CompiledPolicy
 from app.policy.validate import parse_document
 
@@ -39,14 +39,25 @@ def check_size(text: str, kind: PolicyKind, max_size: int | None = None) -> None
         raise LimitExceeded(f"Cannot exceed quota for {quota}: {limit}")
 
 
-def _parse(doc: Document, kind: PolicyKind, text: str, max_size: int | None) -> PolicyDocument:
+def _load(doc: Document, kind: PolicyKind) -> Any:
+    try:
+        return load(doc)
+    except MalformedPolicyDocument as e:
+        if kind is PolicyKind.TRUST and e.reason == INVALID_JSON:  # IAM's own text for trust policies
+            raise MalformedPolicyDocument("This policy contains invalid Json", reason=INVALID_JSON) from None
+        raise
+
+
+def _parse(doc: Document, kind: PolicyKind, text: str, max_size: int | None,
+           managed: bool = False) -> PolicyDocument:
     check_size(text, kind, max_size)
-    return parse_document(load(doc), kind)
+    return parse_document(_load(doc, kind), kind, managed=managed)
 
 
-def validate_policy(doc: Document, kind: PolicyKind, *, max_size: int | None = None) -> None:
-    """Raise MalformedPolicyDocument (or LimitExceeded for size) if `doc` is not a valid `kind` policy."""
-    _parse(doc, kind, canonical_text(doc), max_size)
+def validate_policy(doc: Document, kind: PolicyKind, *, max_size: int | None = None, managed: bool = False) -> None:
+    """Raise MalformedPolicyDocument (or LimitExceeded for size) if `doc` is not a valid `kind` policy.
+    `managed`: also IAM's rule for managed policies (Version 2012-10-17), checked in IAM's order."""
+    _parse(doc, kind, canonical_text(doc), max_size, managed)
 
 
 def compile_policy(doc: Document, kind: PolicyKind, source: str = "", *,

@@ -17,6 +17,7 @@ from app.core.errors import MalformedPolicyDocument
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"
 MAX_DOCUMENT_CHARS = 131072  # hard bound on any text we are asked to parse
+INVALID_JSON = "invalid_json"  # the reason of a MalformedPolicyDocument for text that is not JSON
 
 
 class PolicyKind(enum.Enum):
@@ -79,13 +80,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise MalformedPolicyDocument(f"Syntax errors in policy: duplicate key `{key}`")
+            raise MalformedPolicyDocument(f"Syntax errors in policy. (duplicate key `{key}`)")
         out[key] = value
     return out
 
 
 def _reject_constant(name: str) -> Any:
-    raise MalformedPolicyDocument(f"Syntax errors in policy: `{name}` is not valid JSON")
+    raise MalformedPolicyDocument(f"Syntax errors in policy. (`{name}` is not valid JSON)", reason=INVALID_JSON)
 
 
 def load(doc: str | bytes | Mapping[str, Any]) -> Any:
@@ -96,17 +97,18 @@ def load(doc: str | bytes | Mapping[str, Any]) -> Any:
         try:
             doc = bytes(doc).decode("utf-8")
         except UnicodeDecodeError:
-            raise MalformedPolicyDocument("Syntax errors in policy: not UTF-8 text") from None
+            raise MalformedPolicyDocument("Syntax errors in policy. (not UTF-8 text)", reason=INVALID_JSON) from None
     if not isinstance(doc, str):
-        raise MalformedPolicyDocument("Syntax errors in policy: the document must be JSON text")
+        raise MalformedPolicyDocument("Syntax errors in policy. (the document must be JSON text)")
     if len(doc) > MAX_DOCUMENT_CHARS:
-        raise MalformedPolicyDocument("Syntax errors in policy: the document is too large")
+        raise MalformedPolicyDocument("Syntax errors in policy. (the document is too large)")
     try:
         return json.loads(doc, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except MalformedPolicyDocument:
         raise
     except (ValueError, RecursionError):
-        raise MalformedPolicyDocument("Syntax errors in policy: the document is not valid JSON") from None
+        raise MalformedPolicyDocument("Syntax errors in policy. (the document is not valid JSON)",
+                                      reason=INVALID_JSON) from None
 
 
 def canonical_text(doc: str | bytes | Mapping[str, Any]) -> str:
@@ -115,7 +117,7 @@ def canonical_text(doc: str | bytes | Mapping[str, Any]) -> str:
         try:
             return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError):
-            raise MalformedPolicyDocument("Syntax errors in policy: the document is not JSON-shaped") from None
+            raise MalformedPolicyDocument("Syntax errors in policy. (the document is not JSON-shaped)") from None
     if isinstance(doc, (bytes, bytearray)):
         return bytes(doc).decode("utf-8", errors="replace")
     return doc

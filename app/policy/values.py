@@ -14,8 +14,12 @@ import re
 from decimal import Decimal, InvalidOperation
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+# IAM's date grammar (its legacy parser, as observed against AWS): `T` in either case, a one-
+# or two-digit hour, minutes and seconds optional, at most nine fractional digits, a zone of
+# `Z`, `+hh`, `+hhmm` or `+hh:mm` after a time; `2016-12-13T` and `01T` are read too.
 _DATE = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?)?)?$"
+    r"^(\d{1,4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?"
+    r"(?:[Tt](?:(\d{1,2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?)?$"
 )
 _EPOCH = re.compile(r"^-?\d+(?:\.\d+)?$")
 _MAX_EPOCH = 2**63 - 1
@@ -52,10 +56,10 @@ def read_date(text: str) -> Decimal | None:
     except (ValueError, OverflowError):
         return None
     value = Decimal(secs) + (Decimal(frac) if frac else 0)
-    if tz and tz != "Z":
+    if tz and tz not in ("Z", "z"):
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
-        tzh, tzm = int(digits[:2]), int(digits[2:])
+        tzh, tzm = int(digits[:2]), int(digits[2:] or 0)
         if tzh > 23 or tzm > 59:
             return None
         value -= sign * (tzh * 3600 + tzm * 60)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -113,12 +114,55 @@ def test_roles(root_iam):
 
 
 def test_role_trust_policy_validation(root_iam):
-    with pytest.raises(ClientError) as exc:
-        root_iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(DOC))  # no Principal
-    assert code(exc) == "MalformedPolicyDocument"
-    with pytest.raises(ClientError) as exc:
-        root_iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument="{not json")
-    assert code(exc) == "MalformedPolicyDocument"
+    def refused(call: Any, **kwargs: Any) -> str:
+        with pytest.raises(ClientError) as exc:
+            call(**kwargs)
+        assert code(exc) == "MalformedPolicyDocument"
+        return str(exc.value.response["Error"]["Message"])
+
+    # an identity policy given as a trust policy: AWS names the Resource first
+    assert refused(root_iam.create_role, RoleName=unique("r"),
+                   AssumeRolePolicyDocument=json.dumps(DOC)).startswith("Has prohibited field Resource")
+    assert refused(root_iam.create_role, RoleName=unique("r"),
+                   AssumeRolePolicyDocument="{not json") == "This policy contains invalid Json"
+    only_sts = "AssumeRole policy may only specify STS AssumeRole actions."
+    ec2 = {"Service": "ec2.amazonaws.com"}
+    assert refused(root_iam.create_role, RoleName=unique("r"),
+                   AssumeRolePolicyDocument=trust(ec2, "s3:GetObject")).startswith(only_sts)
+    name = unique("r")
+    root_iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(ec2, ["sts:AssumeRole", "sts:TagSession"]))
+    assert refused(root_iam.update_assume_role_policy, RoleName=name,
+                   PolicyDocument=trust(ec2, ["sts:BadAssumeRole"])).startswith(only_sts)
+    for actions in ("sts:*", "*", ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:SetContext"]):
+        root_iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust(ec2, actions))
+    # web-identity keys of a provider whose URL has a path need no vendor prefix
+    eks = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
+    root_iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust(
+        {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{eks}"}, "sts:AssumeRoleWithWebIdentity",
+        {"StringEquals": {f"{eks}:sub": "system:serviceaccount:default:app", f"{eks}:aud": "sts.amazonaws.com"}}))
+    root_iam.delete_role(RoleName=name)
+
+
+def test_policy_grammar_messages_are_aws(root_iam):
+    def create(document: dict[str, Any]) -> str:
+        with pytest.raises(ClientError) as exc:
+            root_iam.create_policy(PolicyName=unique("p"), PolicyDocument=json.dumps(document))
+        assert code(exc) == "MalformedPolicyDocument"
+        return str(exc.value.response["Error"]["Message"])
+
+    def stmt(**statement: Any) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", **statement}]}
+
+    assert create(stmt(Resource="arn:aws:s3::example_bucket")).startswith("The policy failed legacy parsing")
+    assert create(stmt(Resource="adf")).startswith('Resource adf must be in ARN format or "*".')
+    assert create(stmt(Resource="a:b:c:d:e:f:g:h")).startswith(
+        'Partition "b" is not valid for resource "arn:b:c:d:e:f:g:h".')
+    assert create({"Statement": [{"Effect": "denY", "Action": "s3:GetObject", "Resource": "*"}]}).startswith(
+        "Policy document must be version 2012-10-17 or greater.")
+    # an unprefixed condition key is valid
+    root_iam.delete_policy(PolicyArn=root_iam.create_policy(
+        PolicyName=unique("p"), PolicyDocument=json.dumps(stmt(Resource="*", Condition={"StringEquals": {"a": "x"}})),
+    )["Policy"]["Arn"])
 
 
 def test_managed_policies_and_versions(root_iam):

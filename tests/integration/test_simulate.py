@@ -134,6 +134,19 @@ def test_context_keys_for_custom_policy(root_iam):
     assert sorted(k.lower() for k in keys) == ["aws:principaltag/team", "aws:username", "s3:prefix"]
 
 
+def test_context_keys_without_a_vendor_prefix(root_iam):
+    eks = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
+    policy = doc(st("Allow", "s3:GetObject", Condition={"StringEquals": {"myteam": "x", f"{eks}:sub": "s"},
+                                                        "StringLike": {"keycloak.example.com/realms/acme:sub": "u*"}}))
+    keys = root_iam.get_context_keys_for_custom_policy(PolicyInputList=[policy])["ContextKeyNames"]
+    assert sorted(keys) == ["keycloak.example.com/realms/acme:sub", "myteam", f"{eks}:sub"]
+    out = root_iam.simulate_custom_policy(PolicyInputList=[policy], ActionNames=["s3:GetObject"], ContextEntries=[
+        {"ContextKeyName": "MyTeam", "ContextKeyValues": ["x"], "ContextKeyType": "string"},
+        {"ContextKeyName": f"{eks.upper()}:SUB", "ContextKeyValues": ["s"], "ContextKeyType": "string"},
+        {"ContextKeyName": "keycloak.example.com/realms/acme:sub", "ContextKeyValues": ["u1"], "ContextKeyType": "string"}])
+    assert decisions(out) == {("s3:GetObject", "*"): "allowed"}
+
+
 # ---------------------------------------------------------------- SimulatePrincipalPolicy
 @pytest.fixture
 def alice(root_iam):

@@ -26,9 +26,7 @@ class PolicyChecks:
 
     def managed(self, document: str) -> None:
         """A managed policy version: identity grammar, Version 2012-10-17, 6144 chars."""
-        validate_policy(document, PolicyKind.IDENTITY, max_size=MANAGED_POLICY_SIZE)
-        if _load(document).get("Version") != "2012-10-17":
-            raise MalformedPolicyDocument("Policy document must be version 2012-10-17 or greater.")
+        validate_policy(document, PolicyKind.IDENTITY, max_size=MANAGED_POLICY_SIZE, managed=True)
 
     def trust(self, document: str) -> list[str]:
         """A role trust policy. -> the AWS principal strings it names (for the caller to

@@ -61,7 +61,7 @@ def test_check_kind_changes_the_rules(tmp_path, capsys):
     path = write(tmp_path, "p.json", POLICY)
     code, out, _ = run(capsys, "policy", "check", path, "--kind", "trust")
     assert code == 1
-    assert out.startswith(f"{path}:8:7: Has prohibited field Resource.")  # statement 1's `Resource` key
+    assert out.startswith(f"{path}:8:7: Has prohibited field Resource (")  # statement 1's `Resource` key
     trust = json.dumps({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
                                                              "Action": "sts:AssumeRole"}})
     code, out, _ = run(capsys, "policy", "check", write(tmp_path, "t.json", trust), "--kind", "trust")
@@ -73,8 +73,8 @@ def test_check_kind_changes_the_rules(tmp_path, capsys):
 MALFORMED: list[tuple[str, int, int, str]] = [
     # JSON syntax: where the parser stopped
     ('{"Version": "2012-10-17",\n "Statement": [\n  {"Effect": "Allow" "Action": "s3:*"}]}', 3, 22,
-     "Syntax errors in policy: Expecting ',' delimiter"),
-    ('{\n  "Version": "2012-10-17",\n  "Statement": [\n', 4, 1, "Syntax errors in policy: Expecting value"),
+     "Syntax errors in policy. (Expecting ',' delimiter)"),
+    ('{\n  "Version": "2012-10-17",\n  "Statement": [\n', 4, 1, "Syntax errors in policy. (Expecting value)"),
     # an unknown element of statement 2
     ('{"Version": "2012-10-17", "Statement": [\n'
      '  {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},\n'
@@ -88,10 +88,10 @@ MALFORMED: list[tuple[str, int, int, str]] = [
      "Syntax errors in policy. (statement 1: missing required element `Effect`)"),
     # unknown top-level element
     ('{\n  "Version": "2012-10-17",\n  "Statement": [],\n  "Extra": 1\n}', 4, 3,
-     "Syntax errors in policy: unknown top-level element `Extra`"),
+     "Syntax errors in policy. (unknown top-level element `Extra`)"),
     # duplicate key: the second occurrence
     ('{"Version": "2012-10-17", "Statement": {\n  "Effect": "Allow",\n  "Effect": "Deny"}}', 3, 3,
-     "Syntax errors in policy: duplicate key `Effect`"),
+     "Syntax errors in policy. (duplicate key `Effect`)"),
     # unknown condition operator
     ('{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*",\n'
      '  "Condition": {\n    "StringEqualz": {"aws:username": "a"}}}}', 3, 5,
@@ -100,8 +100,11 @@ MALFORMED: list[tuple[str, int, int, str]] = [
     ('{"Version": "2012-10-17", "Statement": [\n  {"Sid": "A", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},\n'
      '  {"Sid": "A", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}', 3, 11,
      "Statement IDs (SID) in a single policy must be unique."),
-    # invalid Version value
-    ('{"Version": "2020-01-01",\n "Statement": []}', 1, 13, "The policy failed legacy parsing"),
+    # invalid Version value (a syntax error on AWS)
+    ('{"Version": "2020-01-01",\n "Statement": []}', 1, 13, "Syntax errors in policy. (invalid `Version` `2020-01-01`)"),
+    # the resource a field short (AWS: legacy parsing)
+    ('{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*",\n  "Resource": ["*",\n'
+     '    "arn:aws:s3::b"]}}', 3, 5, "The policy failed legacy parsing (statement 1: `Resource` `arn:aws:s3::b`"),
 ]
 
 
@@ -197,7 +200,7 @@ def test_simulate_errors_exit_2(tmp_path, capsys):
     bad = write(tmp_path, "bad.json", '{"Version": "2012-10-17",\n "Statement": [{"Effect": "Maybe", '
                                       '"Action": "s3:*", "Resource": "*"}]}')
     code, _, err = sim(capsys, "--identity", bad, "--action", "s3:GetObject")
-    assert code == 2 and err.startswith(f"{bad}:2:27: The policy failed legacy parsing")
+    assert code == 2 and err.startswith(f"{bad}:2:27: Syntax errors in policy. (statement 1: `Effect` must be")
     good = write(tmp_path, "p.json", POLICY)
     code, _, err = sim(capsys, "--identity", good, "--action", "s3:GetObject", "--context", "novalue")
     assert code == 2 and "expected KEY=VALUE" in err
