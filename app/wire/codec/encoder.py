@@ -6,6 +6,9 @@ and returns the `<ActionResponse>` XML as UTF-8 bytes. Each member becomes a fet
 `if v is not None:` append; lists and maps are inlined; the envelope is constant text.
 Each structure shape gets one function (`s_<Shape>`) shared by every operation, and a small closure per
 operation writes the envelope; the module source is kept on each function (`fn.source`).
+An operation with omission rules (app.wire.codec.omissions: members AWS leaves out of that
+answer) gets its own variants (`s_<Shape>_<n>`): the member is not fetched at all (NEVER), or
+written only when non-empty (EMPTY).
 """
 from __future__ import annotations
 
