@@ -170,17 +170,19 @@ def test_session_tags_need_tag_session_and_reach_later_calls(server, root_iam, f
     with pytest.raises(ClientError) as exc:
         fed.assume(untagged["Arn"], tags={"Dept": "Eng"})
     assert code(exc) == "AccessDenied"
-    policy = allow("iam:GetRole", "*", Condition={"StringEquals": {"aws:PrincipalTag/Dept": "Eng"}})
+    policy = allow("iam:GetRole", "*", Condition={"StringEquals": {"aws:PrincipalTag/Dept": "Eng",
+                                                                   "aws:SourceIdentity": "alice-si"}})
     role = make_role(root_iam, saml_trust(fed.provider, ALL_SAML), policy=policy)
     out = fed.assume(role["Arn"], tags={"Dept": "Eng", "Team": "Blue"}, transitive_tag_keys=["Dept"],
                      source_identity="alice-si")
     assert 0 < out["PackedPolicySize"] <= 100
     assert out["SourceIdentity"] == "alice-si"
     assert session_client(server, out, "iam").get_role(RoleName=role["RoleName"])["Role"]["Arn"] == role["Arn"]
-    other = fed.assume(role["Arn"], tags={"Dept": "Ops"})
-    with pytest.raises(ClientError) as exc:
-        session_client(server, other, "iam").get_role(RoleName=role["RoleName"])
-    assert code(exc) == "AccessDenied"
+    for other in (fed.assume(role["Arn"], tags={"Dept": "Ops"}, source_identity="alice-si"),
+                  fed.assume(role["Arn"], tags={"Dept": "Eng"})):  # no source identity
+        with pytest.raises(ClientError) as exc:
+            session_client(server, other, "iam").get_role(RoleName=role["RoleName"])
+        assert code(exc) == "AccessDenied"
 
 
 def test_source_identity_needs_set_source_identity(root_iam, fed) -> None:
