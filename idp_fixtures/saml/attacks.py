@@ -307,6 +307,42 @@ def external_reference(t: Target) -> str:
     return encode(tree)
 
 
+@builder
+def reference_type_manifest(t: Target) -> str:
+    """A Reference typed as a Manifest (indirection a verifier might follow)."""
+    tree = t.tree("assertion")
+    ref = _signature(_assertion(tree)).find(f"{q(DS, 'SignedInfo')}/{q(DS, 'Reference')}")
+    assert ref is not None
+    ref.set("Type", "http://www.w3.org/2000/09/xmldsig#Manifest")
+    return encode(tree)
+
+
+@builder
+def hostile_key_info(t: Target) -> str:
+    """A genuinely signed assertion whose KeyInfo (not covered by the signature) is replaced
+    by a RetrievalMethod and a KeyName pointing at the local listener: KeyInfo is never read,
+    so this is accepted and nothing is fetched."""
+    tree = t.tree("assertion")
+    sig = _signature(_assertion(tree))
+    key_info = sig.find(q(DS, "KeyInfo"))
+    assert key_info is not None
+    for child in list(key_info):
+        key_info.remove(child)
+    etree.SubElement(key_info, q(DS, "KeyName")).text = t.callback + "keyname"
+    etree.SubElement(key_info, q(DS, "RetrievalMethod"), URI=t.callback + "key",
+                     Type="http://www.w3.org/2000/09/xmldsig#X509Data")
+    return encode(tree)
+
+
+@builder
+def assertion_without_id(t: Target) -> str:
+    """The Response is signed; the assertion inside has no ID (the replay mark's key)."""
+    tree = t.idp.response_tree(**t.fields())
+    del _assertion(tree).attrib["ID"]
+    sign.sign_element(tree)
+    return encode(tree)
+
+
 # ---------------------------------------------------------------- comments and PIs
 def _inject(t: Target, what: str, node: str) -> str:
     """Sign a value with a suffix, then split it with a comment/PI so that a reader that
@@ -325,24 +361,14 @@ def _inject(t: Target, what: str, node: str) -> str:
     return encode(tree)
 
 
-@builder
-def comment_in_nameid(t: Target) -> str:
-    return _inject(t, "nameid", "comment")
+def _register_injections() -> None:
+    """comment-in-nameid, comment-in-attribute, pi-in-nameid, pi-in-attribute."""
+    for node in ("comment", "pi"):
+        for what in ("nameid", "attribute"):
+            BUILDERS[f"{node}-in-{what}"] = lambda t, what=what, node=node: _inject(t, what, node)
 
 
-@builder
-def comment_in_attribute(t: Target) -> str:
-    return _inject(t, "attribute", "comment")
-
-
-@builder
-def pi_in_nameid(t: Target) -> str:
-    return _inject(t, "nameid", "pi")
-
-
-@builder
-def pi_in_attribute(t: Target) -> str:
-    return _inject(t, "attribute", "pi")
+_register_injections()
 
 
 # ---------------------------------------------------------------- unsigned, stripped, tampered
@@ -396,19 +422,17 @@ def attacker_response_over_valid_assertion(t: Target) -> str:
 
 
 # ---------------------------------------------------------------- weak algorithms, transforms
-@builder
-def digest_sha1(t: Target) -> str:
-    return encode(t.tree("assertion", digest_method=T.SHA1))
-
-
-@builder
-def rsa_sha1(t: Target) -> str:
-    return encode(t.tree("assertion", signature_method=T.RSA_SHA1))
-
-
-@builder
-def rsa_md5(t: Target) -> str:
-    return encode(t.tree("assertion", signature_method=T.RSA_MD5, digest_method=T.MD5))
+# Validly signed by the IdP's key with these algorithm choices (signature keywords of sign_element).
+SIGNED_WITH: dict[str, dict[str, Any]] = {
+    "digest-sha1": {"digest_method": T.SHA1},
+    "rsa-sha1": {"signature_method": T.RSA_SHA1},
+    "rsa-md5": {"signature_method": T.RSA_MD5, "digest_method": T.MD5},
+    "transform-with-comments": {"transforms": (T.ENVELOPED, T.EXCL_C14N_COMMENTS)},
+    "c14n-with-comments": {"c14n": T.EXCL_C14N_COMMENTS},
+    "c14n11": {"c14n": T.C14N11},
+}
+for _name, _options in SIGNED_WITH.items():
+    BUILDERS[_name] = lambda t, options=_options: encode(t.tree("assertion", **options))
 
 
 @builder
@@ -426,21 +450,6 @@ def hmac(t: Target) -> str:
 def dsa(t: Target) -> str:
     """DSA-SHA1 with a DSA key (trusted in the case's provider, so only the algorithm refuses)."""
     return DemoIdP(key_name="dsa").response(signature_method=T.DSA_SHA1, digest_method=T.SHA256, **t.fields())
-
-
-@builder
-def transform_with_comments(t: Target) -> str:
-    return encode(t.tree("assertion", transforms=(T.ENVELOPED, T.EXCL_C14N_COMMENTS)))
-
-
-@builder
-def c14n_with_comments(t: Target) -> str:
-    return encode(t.tree("assertion", c14n=T.EXCL_C14N_COMMENTS))
-
-
-@builder
-def c14n11(t: Target) -> str:
-    return encode(t.tree("assertion", c14n=T.C14N11))
 
 
 def _add_transform(t: Target, algorithm: str, child: etree._Element | None) -> str:

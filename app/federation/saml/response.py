@@ -30,7 +30,14 @@ import xmlsec
 
 from app.federation.identity import FederatedIdentity
 from app.federation.saml.algorithms import ISSUER, STATUS, STATUS_CODE, SUCCESS
-from app.federation.saml.claims import check_issue_instant, check_issuer, check_version, read_assertion, text
+from app.federation.saml.claims import (
+    check_issue_instant,
+    check_issuer,
+    check_version,
+    children,
+    read_assertion,
+    text,
+)
 from app.federation.saml.decrypt import decrypt_assertion
 from app.federation.saml.encoding import strict_b64decode
 from app.federation.saml.errors import SamlRejected, detail
@@ -55,7 +62,7 @@ def validate_saml_response(saml_b64: str, trust: SamlTrust, settings: SamlSettin
     if trust.encryption_required and not shape.encrypted:
         raise SamlRejected("saml_encryption_required")
     assertion = _verified_assertion(shape, trust, settings)
-    if root.find(ISSUER) is not None:
+    if children(root, ISSUER):
         check_issuer(root, trust)
     destination = root.get("Destination")
     if destination is not None and destination.strip() != settings.recipient:
@@ -99,8 +106,8 @@ def _parse(data: bytes, settings: SamlSettings) -> Any:
 
 
 def _check_status(root: Any) -> None:
-    status = root.findall(STATUS)
-    code = status[0].findall(STATUS_CODE) if len(status) == 1 else []
+    status = children(root, STATUS)
+    code = children(status[0], STATUS_CODE) if len(status) == 1 else []
     if len(code) != 1:
         raise detail("saml_malformed", "the response has no Status")
     if code[0].get("Value") != SUCCESS:

@@ -86,6 +86,8 @@ def check_signed_info(signature: Any, signed: Any) -> str:
     own_id = signed.get("ID")
     if not own_id or reference.get("URI") != "#" + own_id:
         raise SamlRejected("saml_signature_wrapping")
+    if reference.get("Type") is not None:  # e.g. a Manifest: one plain reference is all SAML uses
+        raise detail("saml_signature_invalid", "unexpected Reference type")
     _check_reference(reference)
     return kind
 
