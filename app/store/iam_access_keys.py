@@ -125,9 +125,14 @@ class AccessKeysMixin(EntitiesMixin):
                          secret_access_key=secret)
 
     async def ensure_root_access_key(self, access_key_id: str, secret: str) -> None:
-        """Idempotent bootstrap of the root's key: created Active if absent; an existing
-        root key keeps its status and gets the (possibly rotated) secret."""
-        await self._put_root_access_key(access_key_id, secret, only_if_lost=False)
+        """Idempotent bootstrap of the root's key at start-up: created Active if absent; an
+        existing root key keeps its status and gets the (possibly rotated) secret. A configured
+        key that this store already bootstrapped and that was deleted through the API since
+        stays deleted (a restart does not bring it back); a newly configured key id is created."""
+        try:
+            await self._put_root_access_key(access_key_id, secret, only_if_lost=False)
+        except _BootstrapPresent:
+            pass
 
     async def restore_root_access_key(self, access_key_id: str, secret: str) -> bool:
         """The same bootstrap, only when the account's bootstrap record is gone, i.e. the store
@@ -151,6 +156,8 @@ class AccessKeysMixin(EntitiesMixin):
             h = await self._r.hgetall(key)
             if h and h.get("u", ""):
                 raise ValueError("the root access key id belongs to an IAM user")
+            if not h and not only_if_lost and await self._r.hget(meta, "root_key_id") == access_key_id:
+                raise _BootstrapPresent()  # bootstrapped before, deleted through the API since
             pipe.multi()
             fields = {"u": "", "k": self._box.seal(secret, aad=access_key_id)}
             if not h:
@@ -158,6 +165,7 @@ class AccessKeysMixin(EntitiesMixin):
             pipe.hset(key, mapping=fields)
             pipe.sadd(owner, access_key_id)
             pipe.hsetnx(meta, "root_created", str(self._clock.time()))
+            pipe.hset(meta, "root_key_id", access_key_id)
 
         await self._atomic([key, owner, meta], body)
 

@@ -405,7 +405,10 @@ async def test_the_root_key_is_restored_only_when_the_store_lost_the_account(sto
     await store.ensure_root_access_key(akid, "r" * 40)
     await store.delete_access_key("", akid)
     assert not await store.restore_root_access_key(akid, "r" * 40)  # deleted through the API: stays so
+    await store.ensure_root_access_key(akid, "r" * 40)  # a restart with the same configuration: too
     assert await store.find_access_key(akid) is None
+    await store.ensure_root_access_key("AKIAROOT000000000002", "n" * 40)  # a newly configured key is created
+    assert await store.find_access_key("AKIAROOT000000000002") is not None
     await redis.flushdb()  # the store lost its data
     racing = await asyncio.gather(*(store.restore_root_access_key(akid, "r" * 40) for _ in range(5)))
     assert sorted(racing) == [False] * 4 + [True]  # one restorer, whoever else raced
