@@ -3,7 +3,8 @@ parse, key-derived algorithm allow-list, signature, claims, FederatedIdentity) b
 python-jose `jwt.decode` with a pre-built key (the issue's baseline), per algorithm.
 
 Run: python tests/bench/bench_oidc.py [--rounds 15] [--batch 2000]
-(prints medians over interleaved rounds; asserts nothing about time). python-jose has no PS*
+(prints medians over interleaved rounds; asserts nothing about time). `+peek` is what the service
+pays: `peek` (provider lookup) then validation reusing its parse. python-jose has no PS*
 algorithms, so PS256 has no jose figure; the `verify only` column is cryptography's signature
 check alone (the floor every validator pays) for context.
 """
@@ -53,7 +54,7 @@ def main() -> None:
         token = issuer.token(alg=alg, key=key_name, aud="sts.amazonaws.com",
                              claims={"amr": ["mfa"], "repository": "acme/app", "ref": "refs/heads/main"})
         ours = lambda: validate_web_identity_token(token, trust, keys, now)  # noqa: E731
-        with_peek = lambda: (peek(token), validate_web_identity_token(token, trust, keys, now))  # noqa: E731
+        with_peek = lambda: validate_web_identity_token(token, trust, keys, now, peeked=peek(token))  # noqa: E731
         parsed = parse(token)
         selected = keys.select(key.kid)
         assert selected is not None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.federation.oidc.jsonobject import JsonRejected, parse_object
@@ -38,23 +38,26 @@ _PADDING = (b"", b"", b"==", b"=")
 
 
 @dataclass(frozen=True, slots=True)
-class TokenHeader:
-    """What a token claims about itself before verification: for provider lookup and key
-    selection only, never for a decision."""
-
-    kid: str | None
-    alg: str
-    issuer: str
-
-
-@dataclass(frozen=True, slots=True)
 class ParsedToken:
+    token: str
     header: Mapping[str, Any]
     claims: Mapping[str, Any]
     signing_input: bytes
     signature: bytes
     alg: str
     kid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHeader:
+    """What a token claims about itself before verification: for provider lookup and key
+    selection only, never for a decision. `parsed` lets `validate_web_identity_token(…,
+    peeked=header)` skip parsing the same token twice."""
+
+    kid: str | None
+    alg: str
+    issuer: str
+    parsed: ParsedToken | None = field(default=None, compare=False, repr=False)
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -113,7 +116,7 @@ def parse(token: str, max_bytes: int = MAX_TOKEN_BYTES) -> ParsedToken:
     alg, kid = _check_header(header)
     claims = _object(body)
     signature = b64url_decode(sig) if sig else b""
-    return ParsedToken(header, claims, f"{head}.{body}".encode("ascii"), signature, alg, kid)
+    return ParsedToken(token, header, claims, f"{head}.{body}".encode("ascii"), signature, alg, kid)
 
 
 def peek(token: str, max_bytes: int = MAX_TOKEN_BYTES) -> TokenHeader:
@@ -124,4 +127,4 @@ def peek(token: str, max_bytes: int = MAX_TOKEN_BYTES) -> TokenHeader:
         raise OidcRejected("oidc_claim_missing", claim="iss")
     if not isinstance(issuer, str):
         raise OidcRejected("oidc_claim_type", claim="iss")
-    return TokenHeader(parsed.kid, parsed.alg, issuer)
+    return TokenHeader(parsed.kid, parsed.alg, issuer, parsed)

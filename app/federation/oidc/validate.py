@@ -1,7 +1,8 @@
 """OIDC web identity token validation: the one entry point, and the names callers import.
 
     header = peek(token)                  # unverified kid/alg/iss: find the provider, its keys
-    identity = validate_web_identity_token(token, OidcTrust(issuer, client_ids), keys, now)
+    identity = validate_web_identity_token(token, OidcTrust(issuer, client_ids), keys, now,
+                                           peeked=header)   # optional: reuse peek's parse
 
 Order (DESIGN.md: signature first, then the claims): strict structure and header (compact.py)
 → the key the `kid` names (keyset.py; `UnknownKid` lets the service refresh the key set once)
@@ -28,12 +29,17 @@ __all__ = [
 
 
 def validate_web_identity_token(token: str, trust: OidcTrust, keys: KeySet, now: float, *,
-                                skew_seconds: float = 300,
-                                max_bytes: int = MAX_TOKEN_BYTES) -> FederatedIdentity:
+                                skew_seconds: float = 300, max_bytes: int = MAX_TOKEN_BYTES,
+                                peeked: TokenHeader | None = None) -> FederatedIdentity:
     """The identity in `token` when it is signed by a key of `keys` and its claims satisfy
-    `trust` at `now` (epoch seconds, `skew_seconds` of leeway); else OidcRejected."""
+    `trust` at `now` (epoch seconds, `skew_seconds` of leeway); else OidcRejected. `peeked`,
+    the result of `peek(token)`, saves a second parse (used only if it is of this very token)."""
     try:
-        parsed = parse(token, max_bytes)
+        reuse = peeked.parsed if peeked is not None else None
+        if reuse is not None and reuse.token == token and len(token) <= max_bytes:
+            parsed = reuse
+        else:
+            parsed = parse(token, max_bytes)
         key = keys.select(parsed.kid)
         if key is None:
             raise UnknownKid("oidc_kid_unknown" if parsed.kid is not None else "oidc_kid_missing", parsed.kid)

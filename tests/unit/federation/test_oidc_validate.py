@@ -159,6 +159,16 @@ def test_peek_needs_a_string_issuer() -> None:
     assert caught.value.reason == "oidc_claim_type"
 
 
+def test_validate_reuses_peek_only_for_the_same_token() -> None:
+    good = ISSUER.token(now=NOW)
+    header = peek(good)
+    assert validate(good, peeked=header) == validate(good)
+    forged = ISSUER.token(now=NOW, sub="admin", key="attacker-rsa", kid="demo-rsa-a")
+    assert rejected(forged, peeked=header).reason == "oidc_signature_invalid"  # never the peeked parse
+    assert rejected(good, peeked=header, max_bytes=len(good) - 1).reason == "oidc_too_large"
+    assert header == TokenHeader("demo-rsa-a", "RS256", ISSUER.url) and "parsed" not in repr(header)
+
+
 def test_peek_max_bytes_is_a_parameter() -> None:
     token = ISSUER.token(now=NOW)
     assert peek(token, max_bytes=len(token)).alg == "RS256"
