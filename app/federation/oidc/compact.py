@@ -37,7 +37,7 @@ _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)  # no repr: it holds the bearer token
 class ParsedToken:
     token: str
     header: Mapping[str, Any]

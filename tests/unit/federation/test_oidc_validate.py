@@ -167,6 +167,7 @@ def test_validate_reuses_peek_only_for_the_same_token() -> None:
     assert rejected(forged, peeked=header).reason == "oidc_signature_invalid"  # never the peeked parse
     assert rejected(good, peeked=header, max_bytes=len(good) - 1).reason == "oidc_too_large"
     assert header == TokenHeader("demo-rsa-a", "RS256", ISSUER.url) and "parsed" not in repr(header)
+    assert all(part not in repr(header) + repr(header.parsed) for part in good.split("."))  # never log a token
 
 
 def test_peek_max_bytes_is_a_parameter() -> None:
