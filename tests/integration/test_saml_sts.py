@@ -116,6 +116,8 @@ def test_signed_assertion_response_or_both(server, root_iam, fed, sign) -> None:
     assert "PackedPolicySize" not in out and "SourceIdentity" not in out
     assert 3500 < seconds_left(out) <= 3605
     assert session_client(server, out, "sts").get_caller_identity()["Arn"] == arn
+    used = root_iam.get_role(RoleName=role["RoleName"])["Role"]["RoleLastUsed"]
+    assert used["Region"] == "us-east-1" and used["LastUsedDate"].tzinfo is not None  # unsigned: AWS's global STS
 
 
 def test_encrypted_assertion(server, root_iam, sts, endpoint) -> None:
