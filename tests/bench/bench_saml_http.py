@@ -9,9 +9,10 @@ between. What differs: an assertion may be redeemed only once (Tessera refuses r
 instead of one replayed request wrk sends the next line of a file of prepared bodies
 (wrk/bodies.lua), each with its own signed response (a distinct assertion ID) of the demo IdP
 (idp_fixtures.saml, ~4.5 KB of XML). The files are written right before the runs (a response
-must be redeemed within 5 minutes of its IssueInstant) and hold `--max-rps` x seconds bodies;
-both servers get the same files (moto checks nothing, so it does not care). Should a run
-outrun its file, the bodies sent again are refused as replays and the run shows INVALID.
+must be redeemed within 5 minutes of its IssueInstant; Tessera is measured first) and hold
+`--max-rps` x seconds bodies; both servers get the same files (moto checks nothing, so it does
+not care). Should a run outrun its file, the bodies sent again are refused as replays and the
+run shows INVALID.
 
 Both servers are provisioned the same way through boto3: the demo IdP's metadata as SAML
 provider `bench-idp`, role `bench-saml` trusting it (sts:AssumeRoleWithSAML). Tessera runs with
@@ -207,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     try:
         targets = []
-        for name in ([] if args.skip_moto else ["moto"]) + ["tessera"]:
+        # Tessera first: its bodies must be redeemed within 5 minutes of signing; moto checks
+        # no time and gets the same files after it
+        for name in ["tessera"] + ([] if args.skip_moto else ["moto"]):
             srv, url = start(name, args, work)
             started.append(srv)
             targets.append((name, url))
