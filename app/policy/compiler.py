@@ -49,9 +49,9 @@ def _load(doc: Document, kind: PolicyKind) -> Any:
 
 
 def _parse(doc: Document, kind: PolicyKind, text: str, max_size: int | None,
-           managed: bool = False) -> PolicyDocument:
+           managed: bool = False, strict: bool = True) -> PolicyDocument:
     check_size(text, kind, max_size)
-    return parse_document(_load(doc, kind), kind, managed=managed)
+    return parse_document(_load(doc, kind), kind, managed=managed, strict=strict)
 
 
 def validate_policy(doc: Document, kind: PolicyKind, *, max_size: int | None = None, managed: bool = False) -> None:
@@ -61,11 +61,14 @@ def validate_policy(doc: Document, kind: PolicyKind, *, max_size: int | None = N
 
 
 def compile_policy(doc: Document, kind: PolicyKind, source: str = "", *,
-                   max_size: int | None = None) -> CompiledPolicy:
-    """Parse, validate and compile; cached by content. `source` labels matched statements."""
+                   max_size: int | None = None, stored: bool = False) -> CompiledPolicy:
+    """Parse, validate and compile; cached by content. `source` labels matched statements.
+    `stored`: a document the store accepted when it was written; it is evaluated as written
+    (its structure is checked, the grammar's spelling rules are not applied again), so a rule
+    tightened since then never turns an existing policy into an error at request time."""
     text = canonical_text(doc)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-    return _compile(digest, kind, source, max_size, _Carrier(doc, text))
+    return _compile(digest, kind, source, max_size, stored, _Carrier(doc, text))
 
 
 class _Carrier:
@@ -84,6 +87,6 @@ class _Carrier:
 
 
 @lru_cache(maxsize=4096)
-def _compile(digest: bytes, kind: PolicyKind, source: str, max_size: int | None,
+def _compile(digest: bytes, kind: PolicyKind, source: str, max_size: int | None, stored: bool,
              carrier: _Carrier) -> CompiledPolicy:
-    return CompiledPolicy(_parse(carrier.doc, kind, carrier.text, max_size), kind, source)
+    return CompiledPolicy(_parse(carrier.doc, kind, carrier.text, max_size, strict=not stored), kind, source)

@@ -268,7 +268,7 @@ class Authorizer:
             if self._aws is not None and arns.is_aws_policy(source):
                 found = self._aws.compiled(source, kind)
             if found is None:
-                found = compile_policy(doc, kind, source)  # raises on a malformed document
+                found = compile_policy(doc, kind, source, stored=True)  # raises on a malformed document
             if len(self._docs) >= _CACHE_SIZE:
                 self._docs.clear()
             self._docs[key] = found

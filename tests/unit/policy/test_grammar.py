@@ -89,6 +89,23 @@ def test_lenient_parse_checks_structure_only() -> None:
                        PolicyKind.IDENTITY, strict=False)
 
 
+def test_stored_documents_are_evaluated_as_written() -> None:
+    """A trust policy stored before the trust-action rule existed still decides AssumeRole (the
+    rule applies on writes); a document that is not even structurally a policy still fails."""
+    old = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": ["sts:AssumeRole", "s3:GetObject"]}]})
+    with pytest.raises(MalformedPolicyDocument, match="^AssumeRole policy may only specify STS AssumeRole actions"):
+        compile_policy(old, PolicyKind.TRUST)
+    trust = compile_policy(old, PolicyKind.TRUST, stored=True)
+    alice = Principal(PrincipalType.USER, "arn:aws:iam::111111111111:user/alice", "111111111111")
+    role = "arn:aws:iam::111111111111:role/r"
+    assert authorize(Request(alice, "sts:AssumeRole", role, {}), resource=[trust], resource_requires_grant=True,
+                     identity=[compile_policy(doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
+                                              PolicyKind.IDENTITY)]).effect == "Allow"
+    with pytest.raises(MalformedPolicyDocument, match=r"^Syntax errors in policy\. "):
+        compile_policy('{"Statement": {"Effect": "Allow", "Bogus": 1}}', PolicyKind.TRUST, stored=True)
+
+
 def test_managed_rule_is_checked_in_aws_order() -> None:
     """CreatePolicy's Version rule comes after the syntax and before legacy parsing (AWS's
     observed order); inline policies keep accepting 2008-10-17."""
