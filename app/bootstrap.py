@@ -128,12 +128,20 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
 
 
 def asgi(container: Container) -> QueryFastPath:
+    import threading
+
+    from app.policy.managed import aws_managed_policies
     from app.policy.simulation import simulate
     from app.wire.app import WireDeps, create_app
     from app.wire.dispatch import Dispatcher
 
     async def ready() -> bool:
         return bool(await container.redis.ping())
+
+    async def startup() -> None:
+        # the AWS managed policies are read in the background: neither start-up nor the first
+        # request that needs them waits for the file (~30 ms; a request arriving sooner waits less)
+        threading.Thread(target=aws_managed_policies().load, name="aws-policies", daemon=True).start()
 
     async def shutdown() -> None:
         container.recorder.logger.flush()
@@ -153,6 +161,7 @@ def asgi(container: Container) -> QueryFastPath:
         clock=container.clock,
         ready=ready,
         simulate=simulate,
+        startup=startup,
         shutdown=shutdown,
     )
     return create_app(deps)

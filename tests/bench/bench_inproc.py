@@ -6,7 +6,8 @@ requests (the loop is CPU-bound, Redis runs on the other core). Steadier than th
 benchmark for comparing changes to the request path; `--profile` prints cProfile's top
 functions. Prints figures only; asserts nothing.
 
-    python tests/bench/bench_inproc.py [--action assume|gci] [--requests 20000] [--profile]
+    python tests/bench/bench_inproc.py [--action assume|gci] [--grant inline|aws-admin|customer-admin]
+                                       [--requests 20000] [--profile]
 """
 from __future__ import annotations
 
@@ -29,7 +30,14 @@ import wrkrun  # noqa: E402
 HOST = "127.0.0.1:9"
 
 
-async def provision(container) -> tuple[str, str, str]:
+AWS_ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+ADMIN_DOC = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+
+
+async def provision(container, grant: str = "inline") -> tuple[str, str, str]:
+    """The bench user, its key and the role it assumes; `grant` says how the user may:
+    `inline` (a policy allowing sts:AssumeRole on the role), `aws-admin` (the AWS managed
+    AdministratorAccess attached) or `customer-admin` (a customer managed copy of it attached)."""
     root = container.root_call()
     iam = container.iam
     user = (await iam.create_user(root, user_name="bench-user"))["user"]
@@ -40,7 +48,12 @@ async def provision(container) -> tuple[str, str, str]:
                                   max_session_duration=43200))["role"]
     allow = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role.arn}]}
-    await iam.put_user_policy(root, user_name="bench-user", policy_name="p", policy_document=json.dumps(allow))
+    if grant == "inline":
+        await iam.put_user_policy(root, user_name="bench-user", policy_name="p", policy_document=json.dumps(allow))
+    else:
+        policy_arn = AWS_ADMIN if grant == "aws-admin" else (await iam.create_policy(
+            root, policy_name="BenchAdmin", policy_document=ADMIN_DOC))["policy"].arn
+        await iam.attach_user_policy(root, user_name="bench-user", policy_arn=policy_arn)
     return key.access_key_id, key.secret_access_key, role.arn
 
 
@@ -93,7 +106,7 @@ async def main_async(args) -> None:
     log = open(os.devnull, "w") if args.log == "null" else open(args.log, "w")
     container = build(settings, redis, log_stream=log)
     app = asgi(container)
-    akid, secret, role_arn = await provision(container)
+    akid, secret, role_arn = await provision(container, args.grant)
     if args.action == "assume":
         body = (f"Action=AssumeRole&Version={wrkrun.STS_VERSION}&RoleArn={quote(role_arn, safe='')}"
                 f"&RoleSessionName=bench&DurationSeconds=900")
@@ -119,7 +132,8 @@ async def main_async(args) -> None:
     for us, p50, p99 in rounds:
         print(f"{args.action}: {us:7.1f} µs/request  ({1e6 / us:,.0f} req/s on one core)  "
               f"p50 {p50:.2f} ms  p99 {p99:.2f} ms at {args.concurrency} in flight")
-    print(f"{args.action}: median {statistics.median(r[0] for r in rounds):.1f} µs/request over {args.rounds} rounds")
+    print(f"{args.action} ({args.grant}): median {statistics.median(r[0] for r in rounds):.1f} µs/request "
+          f"over {args.rounds} rounds")
     await redis.flushdb()
     await redis.aclose()
 
@@ -147,6 +161,8 @@ async def _session(akid, secret, role_arn, app) -> tuple[str, str, str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--action", choices=("assume", "gci"), default="assume")
+    p.add_argument("--grant", choices=("inline", "aws-admin", "customer-admin"), default="inline",
+                   help="how the user is allowed to assume the role (see provision)")
     p.add_argument("--requests", type=int, default=20000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--concurrency", type=int, default=32)

@@ -119,6 +119,11 @@ class AwsManagedPolicies:
                 found = self._older
         return found
 
+    def load(self) -> None:
+        """Read the policies file now (e.g. in a background thread at start-up) instead of at
+        the first question."""
+        self._policies()
+
     # ---- questions ----
     @property
     def origin(self) -> dict[str, Any]:
