@@ -142,8 +142,8 @@ def _strings(value: Any, where: _Where, element: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------- the document, in IAM's order
 def parse_document(raw: Any, kind: PolicyKind, *, managed: bool = False, strict: bool = True) -> PolicyDocument:
     """Validate `raw` (parsed JSON) as a `kind` policy. `managed`: IAM's managed-policy rule
-    that `Version` be 2012-10-17, checked where IAM checks it. `strict=False`: a document AWS
-    itself published (an AWS managed policy): only its structure (step 1) is checked."""
+    that `Version` be 2012-10-17, checked where IAM checks it. `strict=False`: a document already
+    accepted (read back from the store, or published by AWS): only its structure (step 1) is checked."""
     version, pid, items = _top_level(raw)
     stmts = [_syntax(i, s, kind) for i, s in enumerate(items)]
     if not strict:
