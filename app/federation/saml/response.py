@@ -19,8 +19,11 @@ Nothing is read before the signature covering it is verified except what only re
 a verified Response signature, every failure after decryption starts reaches the client
 with one message (errors.SamlRejected.opaque): no padding/parse oracle.
 
-Measured (tests/bench/bench_saml.py, ~5.7 KB response, one core of this machine):
-see signature.py's docstring for the xmlsec/signxml choice and the bench for the figures.
+Measured (`python tests/bench/bench_saml.py`, ~7.2 KB response, median µs): signed
+assertion 373, signed response 339, both 581, encrypted (RSA-OAEP + AES-GCM) 909; bare
+xmlsec verify of the same response 221, bare signxml verify 491 (signature.py says why
+xmlsec). Hostile input is refused fast: 100 KB oversize 1, entity DTD 15, XSW 70,
+10,000-deep nesting 235, 5,000 elements 535.
 """
 from __future__ import annotations
 
