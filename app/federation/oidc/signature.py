@@ -5,6 +5,13 @@ the signature must be exactly as long as the modulus. ECDSA (ES*): the JWS form,
 of exactly twice the coordinate length (RFC 7518 §3.4), never DER; `r` and `s` must lie in
 [1, n-1], so zero-value ("psychic", CVE-2022-21449) signatures fail before any library sees
 them. Any failure, whatever the backend raises, is `oidc_signature_invalid`.
+
+Why `cryptography` directly and not python-jose's `jwt.decode`/`jws.verify` (the stack's JWT
+library, still a dependency and the benchmark's baseline): python-jose has no PS256/384/512,
+which the issue requires; its permissive defaults (DESIGN.md's library facts) would each need
+a wrapper anyway; and for RS*/ES* it calls this same `cryptography` code underneath. Measured
+(`python tests/bench/bench_oidc.py`): the whole validation costs 0.96x a bare python-jose
+decode with a pre-built key for RS256 and ES256.
 """
 from __future__ import annotations
 
