@@ -215,6 +215,11 @@ def test_an_attached_managed_policy_authorizes(server, root_iam):
     with pytest.raises(ClientError) as exc:
         reader_iam.attach_user_policy(UserName=reader.name, PolicyArn=ADMIN)
     assert code(exc) == ("AccessDenied", 403)
+    simulated = root_iam.simulate_principal_policy(PolicySourceArn=reader.arn,
+                                                   ActionNames=["iam:ListUsers", "iam:CreateUser"])
+    assert [(r["EvalDecision"], [(m["SourcePolicyId"], m["SourcePolicyType"]) for m in r["MatchedStatements"]])
+            for r in simulated["EvaluationResults"]] == [
+        ("allowed", [("IAMReadOnlyAccess", "aws-managed")]), ("implicitDeny", [])]
     root_iam.detach_group_policy(GroupName=group, PolicyArn=IAM_RO)  # takes effect on the next call
     with pytest.raises(ClientError) as exc:
         reader_iam.list_users()

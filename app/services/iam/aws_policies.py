@@ -38,10 +38,12 @@ CHANGES = frozenset({"CreatePolicyVersion", "DeletePolicy", "DeletePolicyVersion
 TAGGING = frozenset({"TagPolicy", "UntagPolicy"})
 
 
-def list_key(p: ManagedPolicy) -> str:
+def list_key(p: ManagedPolicy | AwsManagedPolicy) -> str:
     """ListPolicies order and marker key: by name case-insensitively, a customer managed policy
     before an AWS managed one of the same name (the key of a customer one is its lowercased name,
     as when only they are listed)."""
+    if isinstance(p, AwsManagedPolicy):
+        return p.name.lower() + "\x01"
     return p.policy_name.lower() + ("\x01" if arns.is_aws_policy(p.arn) else "")
 
 
@@ -127,7 +129,7 @@ class AwsPoliciesService(PoliciesService):
                           usage: str | None) -> list[ManagedPolicy]:
         """Up to `limit` AWS managed policies ListPolicies shows after the marker key `after`."""
         candidates = [p for p in self._aws.all()
-                      if p.path.startswith(prefix) and (after is None or list_key(p.record()) > after)]
+                      if p.path.startswith(prefix) and (after is None or list_key(p) > after)]
         if only_attached or usage == "PermissionsBoundary":  # counts decide: read them all
             return [p for p in await aws_in_use(self._store, self._aws, candidates)
                     if listed(p, prefix, only_attached, usage)][:limit]

@@ -292,3 +292,21 @@ async def test_documents_are_never_read_from_redis(iam: IamService, store: IamSt
     pp = await store.principal_policies("user", "bob")
     assert pp is not None and [source for source, _ in pp.identity] == [ADMIN]
     assert await store.managed_policy_document(ADMIN) == aws_managed_policies().document(ADMIN)
+
+
+async def test_the_authorizer_uses_the_catalogs_compiled_form(iam: IamService, store: IamStore) -> None:
+    fresh = AwsManagedPolicies()
+    asked: list[tuple[str, Any]] = []
+    compiled = fresh.compiled
+
+    def counting(policy_arn: str, kind: Any) -> Any:
+        asked.append((policy_arn, kind))
+        return compiled(policy_arn, kind)
+
+    fresh.compiled = counting  # type: ignore[method-assign]
+    authz = Authorizer(store, account=ACCT, clock=FixedClock(NOW), aws_policies=fresh)
+    await iam.create_user(ROOT, user_name="admin")
+    await iam.attach_user_policy(ROOT, user_name="admin", policy_arn=ADMIN)
+    for action in ("iam:CreateUser", "ec2:RunInstances", "iam:CreateUser"):
+        await authz.require(user_call("admin"), action, "*")
+    assert [a for a, _ in asked] == [ADMIN]  # compiled by the catalog, once
