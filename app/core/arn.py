@@ -78,6 +78,11 @@ def saml_provider(account: str, name: str) -> str:
     return iam(account, f"saml-provider/{name}")
 
 
+def oidc_provider(account: str, url_without_scheme: str) -> str:
+    """`arn:aws:iam::ACCOUNT:oidc-provider/HOST[:PORT][/PATH]`: the issuer URL without its scheme."""
+    return iam(account, f"oidc-provider/{url_without_scheme}")
+
+
 def assumed_role(account: str, role_name: str, session_name: str) -> str:
     return f"arn:{PARTITION}:sts::{account}:assumed-role/{role_name}/{session_name}"
 

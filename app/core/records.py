@@ -441,3 +441,21 @@ class SamlProviderRecord:
     private_keys_pem: tuple[str, ...] = field(repr=False)
     encryption_required: bool
     valid_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class OidcProviderRecord:
+    """An IAM OpenID Connect provider. `url` is the issuer URL as registered, scheme included
+    (`https://…`, or `http://` on a loopback host): a token's `iss` must equal it exactly. The
+    ARN and the IAM API's `Url` are that URL without its scheme. `thumbprints` (hex SHA-1, as
+    registered) name CA certificates trusted for the IdP's TLS when the CA bundle does not vouch for
+    it. `replay_protection`: each token (`iss`, `jti`) may be redeemed once; set by the provider
+    tag `tessera:jti-replay-protection` = `true` (off by default)."""
+
+    arn: str
+    url: str
+    client_ids: tuple[str, ...]
+    thumbprints: tuple[str, ...]
+    create_date: float
+    replay_protection: bool = False
+    tags: tuple[Tag, ...] = ()

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 from app.core.errors import ServiceUnavailable
-from app.core.records import AccessKey, PrincipalPolicies, Role, SamlProviderRecord, User
+from app.core.records import AccessKey, OidcProviderRecord, PrincipalPolicies, Role, SamlProviderRecord, User
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
 
@@ -36,7 +36,8 @@ T = TypeVar("T")
 class CachedIamReads:
     """`CachedIamReads(store, redis, Keys(account), max_entries=50_000)`: IamStore's hot-path
     read API (`find_access_key`, `get_user`, `get_role`, `principal_policies`,
-    `managed_policy_document`, `saml_trust`) plus `pin()`; the last-used writes pass through."""
+    `managed_policy_document`, `saml_trust`, `oidc_provider`) plus `pin()`; the last-used writes
+    pass through."""
 
     def __init__(self, store: IamStore, redis: Any, keys: Keys, *, max_entries: int = 50_000) -> None:
         if max_entries < 1:
@@ -118,6 +119,15 @@ class CachedIamReads:
         if self._pinned.get() is None:
             await self.pin()
         return await self._read(("saml", name.lower()), lambda: self._store.saml_trust(name))
+
+    async def oidc_provider(self, url_without_scheme: str) -> OidcProviderRecord | None:
+        """The OIDC provider registered for a token's `iss` without scheme (exact string; the
+        record's `url` keeps the scheme, to compare with `iss` whole). Pins an epoch when the
+        task has none, as `saml_trust` (AssumeRoleWithWebIdentity is unsigned too)."""
+        if self._pinned.get() is None:
+            await self.pin()
+        return await self._read(("oidc", url_without_scheme),
+                                lambda: self._store.oidc_provider(url_without_scheme))
 
     # ---- statistics writes: not IAM state, straight through ----
     async def touch_access_key(self, access_key_id: str, service: str, region: str) -> None:

@@ -13,7 +13,7 @@ what app.federation.saml read out of them (MetadataUpload, KeyUpload).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -23,10 +23,10 @@ from app.core import ids
 from app.core.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
 from app.core.records import SamlPrivateKey, SamlProvider, SamlProviderListEntry, SamlProviderRecord, Tag
 from app.store.iam_codec import tags_from_json
-from app.store.iam_entities import MAX_TAGS, EntitiesMixin, drop_tags, merge_tags
+from app.store.iam_entities import MAX_TAGS
 from app.store.iam_mfa import dumps_tags
+from app.store.iam_providers import MAX_PROVIDERS as MAX_PROVIDERS, ProvidersMixin  # the quota, re-exported
 
-MAX_PROVIDERS = 100  # SAML providers per account (AWS)
 MAX_PRIVATE_KEYS = 2  # private keys per provider (AWS; the model's privateKeyList max)
 ID_LENGTH = 24  # SAMLProviderUUID and KeyId: the model's `[A-Z0-9]{22,64}`
 REQUIRED, ALLOWED = "Required", "Allowed"
@@ -69,7 +69,7 @@ class KeyUpload:
     fingerprint: str
 
 
-class SamlMixin(EntitiesMixin):
+class SamlMixin(ProvidersMixin):
     def _saml_keys(self, name: str) -> tuple[str, str, str]:
         lname = name.lower()
         return lname, self._k.saml_provider(lname), self._k.saml_metadata(lname)
@@ -97,28 +97,18 @@ class SamlMixin(EntitiesMixin):
                                    private_key: KeyUpload | None = None,
                                    tags: Sequence[Tag] = ()) -> SamlProvider:
         lname, key, doc_key = self._saml_keys(name)
-        index = self._k.index("saml")
         if encryption_mode == REQUIRED and private_key is None:
             raise InvalidInput(NEEDS_KEY)
-
-        async def body(pipe: Any) -> SamlProvider:
-            if await self._r.exists(key):
-                raise EntityAlreadyExists(f"SAMLProvider with name {name} already exists.")
-            if await self._r.zcard(index) >= MAX_PROVIDERS:
-                raise LimitExceeded(f"Cannot exceed quota for SAMLProvidersPerAccount: {MAX_PROVIDERS}")
-            uuid = ids.opaque_id(ID_LENGTH, self._rng)
-            keys = [self._new_key(uuid, [], private_key)] if private_key is not None else []
-            h = {"n": name, "u": uuid, "c": repr(self._clock.time()), "k": dumps_keys(keys),
-                 "t": dumps_tags(tuple(tags)), **self._metadata_fields(metadata)}
-            if encryption_mode:
-                h["m"] = encryption_mode
-            pipe.multi()
-            pipe.hset(key, mapping=h)
-            pipe.set(doc_key, metadata.document)
-            pipe.zadd(index, {lname: 0})
-            return self._provider(h, metadata.document)
-
-        return await self._atomic([key, index], body)
+        uuid = ids.opaque_id(ID_LENGTH, self._rng)
+        keys = [self._new_key(uuid, [], private_key)] if private_key is not None else []
+        h = {"n": name, "u": uuid, "c": repr(self._clock.time()), "k": dumps_keys(keys),
+             "t": dumps_tags(tuple(tags)), **self._metadata_fields(metadata)}
+        if encryption_mode:
+            h["m"] = encryption_mode
+        await self._insert_provider("saml", lname, key, h, quota_name="SAMLProvidersPerAccount",
+                                    exists=EntityAlreadyExists(f"SAMLProvider with name {name} already exists."),
+                                    also=lambda pipe: pipe.set(doc_key, metadata.document))
+        return self._provider(h, metadata.document)
 
     async def update_saml_provider(self, name: str, *, metadata: MetadataUpload | None = None,
                                    encryption_mode: str | None = None,
@@ -162,41 +152,17 @@ class SamlMixin(EntitiesMixin):
 
     async def delete_saml_provider(self, name: str) -> None:
         lname, key, doc_key = self._saml_keys(name)
-
-        async def body(pipe: Any) -> None:
-            if not await self._r.exists(key):
-                raise provider_missing(arns.saml_provider(self.account, name))
-            pipe.multi()
-            pipe.delete(key, doc_key)
-            pipe.zrem(self._k.index("saml"), lname)
-
-        await self._atomic([key], body)
+        await self._delete_provider("saml", lname, key, provider_missing(arns.saml_provider(self.account, name)),
+                                    doc_key)
 
     # ---- tags ----
-    async def _retag_saml(self, name: str, change: Callable[[tuple[Tag, ...]], tuple[Tag, ...]]) -> None:
-        key = self._saml_keys(name)[1]
-
-        async def body(pipe: Any) -> None:
-            raw = await self._r.hget(key, "t")
-            if raw is None:
-                raise provider_missing(arns.saml_provider(self.account, name))
-            tags = change(tags_from_json(json.loads(raw)))
-            pipe.multi()
-            pipe.hset(key, "t", dumps_tags(tags))
-
-        await self._atomic([key], body)
-
     async def tag_saml_provider(self, name: str, tags: Sequence[Tag]) -> None:
-        def change(current: tuple[Tag, ...]) -> tuple[Tag, ...]:
-            merged = merge_tags(current, tags)
-            if len(merged) > MAX_TAGS:
-                raise LimitExceeded(f"Cannot exceed quota for TagsPerSAMLProvider: {MAX_TAGS}")
-            return merged
-
-        await self._retag_saml(name, change)
+        await self._tag_provider(self._saml_keys(name)[1], provider_missing(arns.saml_provider(self.account, name)),
+                                 tags, limit=f"Cannot exceed quota for TagsPerSAMLProvider: {MAX_TAGS}")
 
     async def untag_saml_provider(self, name: str, keys: Sequence[str]) -> None:
-        await self._retag_saml(name, lambda current: drop_tags(current, keys))
+        await self._untag_provider(self._saml_keys(name)[1], provider_missing(arns.saml_provider(self.account, name)),
+                                   keys)
 
     # ---- reads ----
     def _provider(self, h: dict[str, str], document: str) -> SamlProvider:

@@ -3,7 +3,8 @@
 Read API used on every request by authentication / authorization:
 `find_access_key`, `get_user`, `get_role`, `principal_policies`, `managed_policy_document`,
 `ensure_root_access_key`, `touch_access_key`; for STS MFA sign-in,
-`mfa_seed_for_user` and `claim_mfa_step`; for AssumeRoleWithSAML, `saml_trust`.
+`mfa_seed_for_user` and `claim_mfa_step`; for AssumeRoleWithSAML, `saml_trust`; for
+AssumeRoleWithWebIdentity, `oidc_provider`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.store.iam_details import DetailsMixin
 from app.store.iam_groups import GroupsMixin
 from app.store.iam_inline import InlineMixin
 from app.store.iam_mfa import MfaMixin
+from app.store.iam_oidc import OidcMixin
 from app.store.iam_policies import PoliciesMixin
 from app.store.iam_reads import ReadsMixin
 from app.store.iam_roles import RolesMixin
@@ -20,5 +22,5 @@ from app.store.iam_saml import SamlMixin
 
 
 class IamStore(GroupsMixin, RolesMixin, PoliciesMixin, AttachmentsMixin, InlineMixin,
-               AccessKeysMixin, MfaMixin, SamlMixin, ReadsMixin, DetailsMixin):
+               AccessKeysMixin, MfaMixin, SamlMixin, OidcMixin, ReadsMixin, DetailsMixin):
     """`IamStore(redis, account=..., box=SecretBox(...), clock=Clock(), rng=None)`."""

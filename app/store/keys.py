@@ -7,7 +7,10 @@ its access key id, so sessions spread over the cluster. MFA code attempts are co
 attempt window. A redeemed SAML assertion (or OIDC token) is marked under
 `fed:once:KIND:HASH` (HASH = SHA-256 of the provider ARN and the assertion ID / `jti`: the ID is
 attacker-chosen text, the hash bounds the key), expiring when the assertion could no longer be
-redeemed anyway (app.store.replay_marks).
+redeemed anyway (app.store.replay_marks). An OIDC provider's key set (JWKS), fetched from the
+IdP, is shared by every worker and replica under `oidc:jwks:HASH` (HASH = SHA-256 of the issuer
+URL and the provider's thumbprints), expiring when even its stale copy is no longer served;
+`oidc:jwks:HASH:refresh` rate-limits fetches (app.store.oidc_jwks). Neither is IAM state.
 
 IAM layout (`T` = the tag, `l` = the lowercased entity name: names are unique
 case-insensitively, the record keeps the original case):
@@ -34,6 +37,8 @@ case-insensitively, the record keeps the original case):
     T:saml:l            HASH SAML provider: entity id, signing certificates (PEM), private keys
                         sealed under the provider's UUID and key id, encryption mode, tags
     T:saml:l:doc        its metadata document as uploaded   T:idx:saml ZSET (score 0) of provider l
+    T:oidc:U            HASH OpenID Connect provider (U = its URL without scheme, exact case):
+                        URL, client ids, thumbprints, tags   T:idx:oidc ZSET (score 0) of U
     T:ids               SET of every unique id ever issued (ids are never reused)
     T:meta              HASH account facts (root creation date)
     T:epoch             random 64-bit hex, set anew by every IAM write in its MULTI/EXEC (not by
@@ -72,12 +77,27 @@ class Keys:
         digest = hashlib.sha256(f"{provider_arn}\n{token_id}".encode("utf-8", "surrogatepass")).hexdigest()
         return f"fed:once:{kind}:{digest}"
 
+    # ---- OIDC key sets fetched from identity providers (not IAM state) ----
+    @staticmethod
+    def oidc_jwks(issuer_url: str, thumbprints: tuple[str, ...]) -> str:
+        """The cached key set of an issuer as fetched under these thumbprints (a change of
+        thumbprints starts from a fresh fetch)."""
+        pins = ",".join(sorted(t.lower() for t in thumbprints))
+        digest = hashlib.sha256(f"{issuer_url}\n{pins}".encode("utf-8", "surrogatepass")).hexdigest()
+        return f"oidc:jwks:{digest}"
+
+    @staticmethod
+    def oidc_jwks_refresh(jwks_key: str) -> str:
+        """The per-provider fetch rate limit beside `oidc_jwks(...)`."""
+        return f"{jwks_key}:refresh"
+
     # ---- IAM entities: users, groups, roles ----
     def entity(self, kind: str, lname: str) -> str:
         return f"{self.tag}:{kind}:{lname}"
 
     def index(self, kind: str) -> str:
-        """ZSET of lowercased names of `user` / `group` / `role` / `policy` / `mfa` / `saml`."""
+        """ZSET of lowercased names of `user` / `group` / `role` / `policy` / `mfa` / `saml`, and
+        of the URLs without scheme of `oidc` providers."""
         return f"{self.tag}:idx:{kind}"
 
     def inline(self, kind: str, lname: str) -> str:
@@ -143,6 +163,10 @@ class Keys:
 
     def saml_metadata(self, lname: str) -> str:
         return f"{self.tag}:saml:{lname}:doc"
+
+    # ---- OpenID Connect providers (by URL without scheme, exact) ----
+    def oidc_provider(self, url_without_scheme: str) -> str:
+        return f"{self.tag}:oidc:{url_without_scheme}"
 
     # ---- account-wide ----
     def issued_ids(self) -> str:

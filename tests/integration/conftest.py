@@ -116,6 +116,18 @@ def root_sts(server: Server) -> Any:
     return client(server, "sts", ROOT_AKID, ROOT_SECRET)
 
 
+@pytest.fixture(scope="session")
+def unchecked_iam(server: Server) -> Any:
+    """The root's IAM client without boto3's own parameter checks: the server's checks answer."""
+    return client(server, "iam", ROOT_AKID, ROOT_SECRET, parameter_validation=False)
+
+
+def aws_error(exc: pytest.ExceptionInfo[Any]) -> tuple[str, str, int]:
+    """(code, message, HTTP status) of a botocore ClientError."""
+    e = exc.value.response
+    return str(e["Error"]["Code"]), str(e["Error"]["Message"]), int(e["ResponseMetadata"]["HTTPStatusCode"])
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

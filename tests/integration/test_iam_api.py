@@ -137,6 +137,9 @@ def test_role_trust_policy_validation(root_iam):
         root_iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust(ec2, actions))
     # web-identity keys of a provider whose URL has a path need no vendor prefix
     eks = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
+    if {"Arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{eks}"} not in \
+            root_iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        root_iam.create_open_id_connect_provider(Url=f"https://{eks}")  # trust policies name existing providers
     root_iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust(
         {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{eks}"}, "sts:AssumeRoleWithWebIdentity",
         {"StringEquals": {f"{eks}:sub": "system:serviceaccount:default:app", f"{eks}:aud": "sts.amazonaws.com"}}))

@@ -14,14 +14,9 @@ from botocore.exceptions import ClientError
 
 from tests.saml_provider_material import certificate, ec_key, metadata, private_key_pem, rsa_key
 
-from .conftest import ACCOUNT, REDIS_URL, ROOT_AKID, ROOT_SECRET, client, unique
+from .conftest import ACCOUNT, REDIS_URL, aws_error as err, unique
 
 IDP = "https://idp.example/saml"
-
-
-def err(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    e = exc.value.response
-    return str(e["Error"]["Code"]), str(e["Error"]["Message"]), int(e["ResponseMetadata"]["HTTPStatusCode"])
 
 
 def doc(entity: str = IDP, n: int = 0, **kw: Any) -> str:
@@ -189,12 +184,6 @@ BAD_CALLS: list[tuple[str, Callable[[Any, str], Any], str, str]] = [
      lambda iam, n: iam.get_saml_provider(SAMLProviderArn=f"arn:aws:iam::{ACCOUNT}:role/{n}"),
      "InvalidInput", "is not a SAML provider ARN"),
 ]
-
-
-@pytest.fixture(scope="module")
-def unchecked_iam(server: Any) -> Any:
-    """The root's client without boto3's own parameter checks: the server's checks answer."""
-    return client(server, "iam", ROOT_AKID, ROOT_SECRET, parameter_validation=False)
 
 
 @pytest.mark.parametrize("note,call,code,words", BAD_CALLS, ids=[b[0] for b in BAD_CALLS])

@@ -73,6 +73,6 @@ class AccountService(IamServiceBase):
             "AccountMFAEnabled": 0, "AccountPasswordPresent": 0,
             "AccountSigningCertificatesPresent": 0, "InstanceProfiles": 0,
             "InstanceProfilesQuota": 1000, "GlobalEndpointTokenVersion": 1,
-            "Providers": await self._store.count("saml"),  # SAML identity providers
+            "Providers": await self._store.count("saml") + await self._store.count("oidc"),  # SAML and OIDC
         }
         return {"summary_map": summary}

@@ -28,11 +28,11 @@ class PolicyChecks:
         """A managed policy version: identity grammar, Version 2012-10-17, 6144 chars."""
         validate_policy(document, PolicyKind.IDENTITY, max_size=MANAGED_POLICY_SIZE, managed=True)
 
-    def trust(self, document: str) -> list[str]:
-        """A role trust policy. -> the AWS principal strings it names (for the caller to
-        check that named users/roles of this account exist)."""
+    def trust(self, document: str) -> list[tuple[str, str]]:
+        """A role trust policy. -> the (`AWS` | `Federated`, value) principals it names (for the
+        caller to check that named users, roles and identity providers of this account exist)."""
         validate_policy(document, PolicyKind.TRUST, max_size=TRUST_POLICY_SIZE)
-        return aws_principals(_load(document))
+        return named_principals(_load(document))
 
 
 def _load(document: str) -> dict[str, Any]:
@@ -43,11 +43,11 @@ def _load(document: str) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def aws_principals(doc: dict[str, Any]) -> list[str]:
+def named_principals(doc: dict[str, Any]) -> list[tuple[str, str]]:
     statements = doc.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for st in statements if isinstance(statements, list) else []:
         if not isinstance(st, dict):
             continue
@@ -55,7 +55,8 @@ def aws_principals(doc: dict[str, Any]) -> list[str]:
             principal = st.get(element)
             if not isinstance(principal, dict):
                 continue
-            values = principal.get("AWS", [])
-            out += [values] if isinstance(values, str) else [v for v in values
-                                                             if isinstance(v, str)]
+            for kind in ("AWS", "Federated"):
+                values = principal.get(kind, [])
+                out += [(kind, v) for v in ([values] if isinstance(values, str) else values)
+                        if isinstance(v, str)]
     return out

@@ -32,19 +32,27 @@ class RolesService(IamServiceBase):
         return role
 
     async def _check_trust(self, document: str) -> None:
-        """Validate a trust policy; users and roles of this account it names must exist
-        (AWS resolves them to unique ids at write time)."""
-        for principal in self._checks.trust(document):
-            a = arns.parse(principal)
-            if a is None or a.service != "iam" or a.account != self._account:
-                continue
-            kind = a.resource_type
-            if kind not in ("user", "role"):
-                continue
-            entity = (await self._store.get_user(a.resource_name) if kind == "user"
-                      else await self._store.get_role(a.resource_name))
-            if entity is None or entity.arn.lower() != principal.lower():
-                raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{principal}"')
+        """Validate a trust policy; users and roles (AWS resolves them to unique ids at write
+        time) and SAML / OIDC providers of this account it names must exist."""
+        for element, principal in self._checks.trust(document):
+            if not await self._principal_exists(element, principal):
+                raise MalformedPolicyDocument(f'Invalid principal in policy: "{element}":"{principal}"')
+
+    async def _principal_exists(self, element: str, principal: str) -> bool:
+        """False for a user, role or identity provider ARN of this account that names nothing;
+        True for anything else (other accounts, built-in providers such as `accounts.google.com`)."""
+        a = arns.parse(principal)
+        if a is None or a.service != "iam" or a.account != self._account:
+            return True
+        kind = a.resource_type
+        if element == "Federated" and kind in ("saml-provider", "oidc-provider"):
+            ident = a.resource.partition("/")[2]
+            return bool(ident) and await self._store.provider_exists(kind.split("-")[0], ident)
+        if element != "AWS" or kind not in ("user", "role"):
+            return True
+        entity = (await self._store.get_user(a.resource_name) if kind == "user"
+                  else await self._store.get_role(a.resource_name))
+        return entity is not None and entity.arn.lower() == principal.lower()
 
     async def create_role(self, call: Call, *, role_name: str, assume_role_policy_document: str,
                           path: str | None = None, description: str | None = None,

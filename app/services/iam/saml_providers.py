@@ -20,47 +20,23 @@ from app.core.errors import InvalidInput
 from app.core.records import Call, SamlProvider
 from app.federation.saml.metadata import MetadataRejected, parse_metadata
 from app.federation.saml.provider_keys import PrivateKeyRejected, check_private_key
-from app.services.iam.base import (
-    ContextValue,
-    IamServiceBase,
-    parse_tags,
-    tag_context,
-    tag_listing,
-    untag_context,
-)
+from app.services.iam.base import ContextValue, parse_tags, tag_context, tag_listing, untag_context
+from app.services.iam.providers import ProvidersServiceBase, provider_ident, refuse_propagation
 from app.store.iam_saml import KeyUpload, MetadataUpload, provider_missing
 
 _PREFIX = "saml-provider/"
-_NO_PROPAGATION = ("trusted identity propagation (ContextProvider, IdentityCenterInstanceArn) is not "
-                   "supported by this server")
 
 
-def _unsupported(*values: Any) -> None:
-    if any(v not in (None, False) for v in values):
-        raise InvalidInput(_NO_PROPAGATION)
-
-
-class SamlProvidersService(IamServiceBase):
-    def _saml_name(self, provider_arn: str) -> str | None:
-        """The provider name an ARN names in this account; None when it names no provider here
-        (another account: NoSuchEntity after authorization). Not a SAML provider ARN: InvalidInput."""
-        a = arns.parse(provider_arn)
-        if a is None or a.service != "iam" or a.region or not a.resource.startswith(_PREFIX):
-            raise InvalidInput(f"`{provider_arn}` is not a SAML provider ARN "
-                               f"(arn:aws:iam::{self._account}:saml-provider/NAME)")
-        name = a.resource[len(_PREFIX):]
-        return name if a.account == self._account and name and "/" not in name else None
-
+class SamlProvidersService(ProvidersServiceBase):
     async def _saml_target(self, call: Call, action: str, provider_arn: str, *,
                            context: Mapping[str, ContextValue] | None = None) -> SamlProvider:
-        """Authorize `action` on the provider, then require that it exists."""
-        name = self._saml_name(provider_arn)
-        provider = await self._store.get_saml_provider(name) if name else None
-        await self._require(call, action, provider.arn if provider else provider_arn, context=context,
-                            resource_tags=provider.tags if provider else ())
-        if provider is None:
-            raise provider_missing(provider_arn)
-        return provider
+        """Authorize `action` on the provider, then require that it exists. A provider ARN
+        resolves case-insensitively (names are unique that way)."""
+        name = provider_ident(provider_arn, _PREFIX, self._account,
+                              f"a SAML provider ARN (arn:aws:iam::{self._account}:saml-provider/NAME)")
+        load = (lambda: self._store.get_saml_provider(name)) if name and "/" not in name else None
+        return await self._provider_target(call, action, provider_arn, load, provider_missing(provider_arn),
+                                           context=context)
 
     def _metadata(self, document: str) -> MetadataUpload:
         try:
@@ -87,7 +63,7 @@ class SamlProvidersService(IamServiceBase):
         parsed = parse_tags(tags)
         await self._require(call, "CreateSAMLProvider", arns.saml_provider(self._account, name),
                             context=tag_context(parsed))
-        _unsupported(context_provider, identity_center_instance_arn)
+        refuse_propagation(context_provider, identity_center_instance_arn)
         metadata = self._metadata(saml_metadata_document)
         key = self._private_key(add_private_key) if add_private_key is not None else None
         provider = await self._store.create_saml_provider(
@@ -104,7 +80,7 @@ class SamlProvidersService(IamServiceBase):
                                    remove_context_provider: bool | None = None,
                                    remove_identity_center_instance: bool | None = None) -> dict[str, Any]:
         provider = await self._saml_target(call, "UpdateSAMLProvider", saml_provider_arn)
-        _unsupported(context_provider, identity_center_instance_arn, remove_context_provider,
+        refuse_propagation(context_provider, identity_center_instance_arn, remove_context_provider,
                      remove_identity_center_instance)
         if saml_metadata_document is None and assertion_encryption_mode is None \
                 and add_private_key is None and remove_private_key is None:
