@@ -158,14 +158,15 @@ class AwsManagedPolicies:
 
     def compiled(self, policy_arn: str, kind: PolicyKind) -> CompiledPolicy | None:
         """The default document compiled as a `kind` policy, once per process; None if no such
-        policy. No size quota applies (AWS's own policies may exceed the customers' ones)."""
+        policy. Evaluated as AWS published it: no size quota (some exceed the customers' ones) and,
+        like any stored document, its structure checked but not the grammar's spelling rules."""
         key = (policy_arn, kind)
         found = self._compiled.get(key)
         if found is None:
             policy = self.get(policy_arn)
             if policy is None:
                 return None
-            found = compile_policy(json.loads(policy.document), kind, policy_arn, max_size=sys.maxsize)
+            found = compile_policy(json.loads(policy.document), kind, policy_arn, max_size=sys.maxsize, stored=True)
             self._compiled[key] = found
         return found
 
