@@ -20,6 +20,7 @@ from botocore import xform_name
 
 from app.core import totp
 from app.store.keys import Keys
+from tests.saml_provider_material import certificate, metadata, rsa_key
 
 from .conftest import ACCOUNT, REDIS_URL, REGION, ROOT_AKID, ROOT_SECRET, Server, client, trust, unique
 
@@ -91,6 +92,10 @@ def world(server: Server, root_iam: Any) -> dict[str, str]:
     root_iam.enable_mfa_device(UserName=w["tagged_user"], SerialNumber=w["device"],
                                AuthenticationCode1=totp.code_at(seed, step - 1),
                                AuthenticationCode2=totp.code_at(seed, step))
+    w["saml_metadata"] = metadata("https://idp.example/shapes", [certificate(rsa_key(2048, 0), cn="shapes")])
+    w["thumbprint"] = "a" * 40
+    w["oidc_provider_arn"] = root_iam.create_open_id_connect_provider(
+        Url=f"https://{unique('issuer')}.example.com", ThumbprintList=[w["thumbprint"]])["OpenIDConnectProviderArn"]
     # the tagged role's first use: from REGION (eu-west-1), the region of the clients' SigV4 scope
     client(server, "sts", w["key_id"], w["secret"]).assume_role(RoleArn=w["tagged_role_arn"],
                                                                 RoleSessionName="first-use")

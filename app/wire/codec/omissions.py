@@ -11,9 +11,10 @@ the one AWS sends:
   description, CreateRole neither MaxSessionDuration nor RoleLastUsed, CreatePolicyVersion and
   ListPolicyVersions not the document (GetPolicyVersion does).
 - `EMPTY`: the member is left out when it is an empty list: an entity without tags gets no
-  `<Tags/>` in CreateUser, GetUser, CreateRole, GetRole, CreatePolicy. (GetPolicy and
-  GetAccountAuthorizationDetails do write an empty `<Tags/>`, and GetRole an empty
-  `<RoleLastUsed/>` for a role never used: those are not listed here.)
+  `<Tags/>` in CreateUser, GetUser, CreateRole, GetRole, CreatePolicy, the Create*Provider
+  echoes and GetOpenIDConnectProvider. (GetPolicy and GetAccountAuthorizationDetails do write
+  an empty `<Tags/>`, and GetRole an empty `<RoleLastUsed/>` for a role never used: those are
+  not listed here.)
 
 A path names members from the operation's output structure down; a list is crossed by naming
 the list member itself (`Roles.Tags`: the Tags of every role in ListRoles' `Roles`). The
@@ -25,7 +26,9 @@ Sources: the model's operation documentation (quoted above); botocore's
 real calls: create-user, get-user, list-users, create-role with `--max-session-duration` and
 with `--tags`, get-role, list-roles, update-role-description, create-policy with
 `--description`, list-policies, create-policy-version, list-policy-versions,
-get-account-authorization-details, create- and list-virtual-mfa-devices);
+get-account-authorization-details, create- and list-virtual-mfa-devices,
+create-saml-provider, create-open-id-connect-provider); a public capture of a real
+get-open-id-connect-provider answer for an untagged provider (no Tags);
 GetAccountAuthorizationDetails as captured from AWS in public test fixtures (an AWS managed
 policy listed without its description).
 """
@@ -54,6 +57,9 @@ OMITTED: dict[str, dict[str, dict[str, str]]] = {
         "CreatePolicyVersion": {"PolicyVersion.Document": NEVER},
         "ListPolicyVersions": {"Versions.Document": NEVER},
         "CreateVirtualMFADevice": {"VirtualMFADevice.Tags": EMPTY},
+        "CreateSAMLProvider": {"Tags": EMPTY},
+        "CreateOpenIDConnectProvider": {"Tags": EMPTY},
+        "GetOpenIDConnectProvider": {"Tags": EMPTY},
         "ListVirtualMFADevices": {"VirtualMFADevices.Tags": NEVER,
                                   **{f"VirtualMFADevices.User.{m}": rule
                                      for m, rule in _USER_SUMMARY.items()}},
