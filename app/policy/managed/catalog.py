@@ -1,10 +1,11 @@
 """The AWS managed policies, read from the data files shipped beside this module.
 
 `AwsManagedPolicies()` costs nothing to build: the policies file (metadata and default documents,
-~280 KB xz) is read on the first question that needs it, the file of older versions only when one
-is asked for, and each policy's document is compiled once, on its first evaluation, and kept for
-the life of the process (AWS managed policies never change while Tessera runs). Thread-safe;
-everything it hands out is immutable. `generate.py` (here) writes the files.
+~280 KB xz) is read on the first question that needs it (or by `load()`), a policy's older
+versions only when they are asked for (from that policy's own stream in the versions file), and
+each policy's document is compiled once, on its first evaluation, and kept for the life of the
+process (AWS managed policies never change while Tessera runs). Thread-safe; everything it hands
+out is immutable. `generate.py` (here) writes the files and describes their format.
 """
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ from app.policy.evaluate import CompiledPolicy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICIES_FILE = os.path.join(HERE, "aws_managed_policies.json.xz")
-VERSIONS_FILE = os.path.join(HERE, "aws_managed_policy_versions.json.xz")
-SERVICE_ROLE_PATH = "/aws-service-role/"  # attachable only to service-linked roles (AWS)
+VERSIONS_FILE = os.path.join(HERE, "aws_managed_policy_versions.dat")
+SERVICE_ROLE_PATH = "/aws-service-role/"
+_RECENT = 8  # policies whose older versions are kept decompressed  # attachable only to service-linked roles (AWS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,8 @@ class AwsManagedPolicies:
         self._by_arn: dict[str, AwsManagedPolicy] | None = None
         self._sorted: tuple[AwsManagedPolicy, ...] = ()
         self._header: dict[str, Any] = {}
-        self._older: dict[str, tuple[PolicyVersion, ...]] | None = None
+        self._older: tuple[dict[str, Any], bytes] | None = None  # (header with index, the streams)
+        self._recent: dict[str, tuple[PolicyVersion, ...]] = {}  # the last few policies' versions
         self._compiled: dict[tuple[str, PolicyKind], CompiledPolicy] = {}
 
     # ---- loading ----
@@ -104,20 +107,34 @@ class AwsManagedPolicies:
         self._header = {k: v for k, v in data.items() if k not in ("policies", "fields")}
         self._by_arn = {p.arn: p for p in entries}
 
-    def _older_versions(self) -> dict[str, tuple[PolicyVersion, ...]]:
+    def _older_versions(self, name: str) -> tuple[PolicyVersion, ...]:
+        """A policy's non-default versions, newest first: only its own stream is decompressed
+        (the file: a JSON header line with an index, then one xz stream per policy)."""
         found = self._older
         if found is None:
             with self._lock:
                 if self._older is None:
-                    data = _read(self._files[1]) if self._files[0] is not None else {"fields": [], "versions": {}}
-                    fields = data["fields"]
-                    self._older = {
-                        name: tuple(PolicyVersion(version_id=d["version_id"], document=d["document"],
-                                                  is_default_version=False, create_date=float(d["create_date"]))
-                                    for d in (dict(zip(fields, row)) for row in rows))
-                        for name, rows in data["versions"].items()}
+                    if self._files[0] is None:
+                        self._older = ({"fields": [], "index": {}}, b"")
+                    else:
+                        with open(self._files[1], "rb") as fh:
+                            head, _, streams = fh.read().partition(b"\n")
+                        self._older = (json.loads(head), streams)
                 found = self._older
-        return found
+        versions = self._recent.get(name)
+        if versions is not None:
+            return versions
+        header, streams = found
+        where = header["index"].get(name)
+        rows = json.loads(lzma.decompress(streams[where[0]:where[0] + where[1]])) if where is not None else []
+        fields = header["fields"]
+        versions = tuple(PolicyVersion(version_id=d["version_id"], document=d["document"], is_default_version=False,
+                                       create_date=float(d["create_date"]))
+                         for d in (dict(zip(fields, row)) for row in rows))
+        if len(self._recent) >= _RECENT:  # paging through one policy's versions decompresses it once
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[name] = versions
+        return versions
 
     def load(self) -> None:
         """Read the policies file now (e.g. in a background thread at start-up) instead of at
@@ -154,7 +171,7 @@ class AwsManagedPolicies:
         found = self.get(policy_arn)
         if found is None:
             return None
-        return (found.default_version(), *self._older_versions().get(found.name, ()))
+        return (found.default_version(), *self._older_versions(found.name))
 
     def compiled(self, policy_arn: str, kind: PolicyKind) -> CompiledPolicy | None:
         """The default document compiled as a `kind` policy, once per process; None if no such

