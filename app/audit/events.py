@@ -129,6 +129,13 @@ def saml_user_identity(name_qualifier: str, subject: str) -> dict[str, str]:
             "identityProvider": name_qualifier}
 
 
+def web_identity_user(provider_arn: str, audience: str, subject: str) -> dict[str, str]:
+    """CloudTrail's `userIdentity` of an AssumeRoleWithWebIdentity caller of an IAM OIDC
+    provider: the provider ARN, the audience (client id) and the token's `sub`."""
+    return {"type": "WebIdentityUser", "principalId": f"{provider_arn}:{audience}:{subject}", "userName": subject,
+            "identityProvider": provider_arn}
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     event_time: float

@@ -6,9 +6,7 @@ Errors carry AWS's code and message; `reason` names the precise cause for the au
 Choices where AWS is silent or unobservable here:
 - an attribute AWS reads as one value (RoleSessionName, SessionDuration, SourceIdentity, a
   PrincipalTag) that arrives with several values is refused, never silently truncated;
-- a session tag that breaks the tag rules (key 1-128 and value 0-256 characters of letters,
-  digits, spaces and `_.:/=+-@`, at most 50 tags) is InvalidIdentityToken: the bad value
-  came from the IdP, not from the caller;
+- session tags and the source identity follow the rules of every IdP (app.services.federation);
 - single-valued condition keys take the first value; when several attributes feed one key,
   the first attribute of `KEY_SOURCES` that is present wins (AWS maps only one).
 """
@@ -17,11 +15,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 
 from app.core.errors import AccessDenied, InvalidIdentityToken
 from app.core.records import Tag
+from app.services.federation import SOURCE_IDENTITY_PATTERN, idp_session_tags, idp_source_identity
 
 AWS_ATTR = "https://aws.amazon.com/SAML/Attributes/"
 ROLE = AWS_ATTR + "Role"
@@ -35,10 +33,7 @@ NAMEID_PREFIX = "urn:oasis:names:tc:SAML:2.0:nameid-format:"
 NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithSAML"
 SESSION_NAME_REQUIRED = "RoleSessionName is required in AuthnResponse"
 SESSION_NAME_PATTERN = "RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}"
-SOURCE_IDENTITY_PATTERN = 'Source Identity must match [a-zA-Z_0-9+=,.@-]{2,64} and not begin with "aws:"'
 _NAME = re.compile(r"[a-zA-Z_0-9+=,.@-]{2,64}")
-_TAG_PUNCT = frozenset("_.:/=+-@")
-MAX_TAGS = 50
 
 _EDU_PERSON = "urn:oid:1.3.6.1.4.1.5923.1.1.1."
 _EDU_ORG = "urn:oid:1.3.6.1.4.1.5923.1.2.1."
@@ -134,40 +129,16 @@ def session_duration(attrs: Attributes) -> int | None:
 
 def source_identity(attrs: Attributes) -> str | None:
     value = _single(attrs, SOURCE_IDENTITY, SOURCE_IDENTITY_PATTERN, "saml_source_identity_invalid")
-    if value is not None and (not _NAME.fullmatch(value) or value.lower().startswith("aws:")):
-        raise _invalid(SOURCE_IDENTITY_PATTERN, "saml_source_identity_invalid")
-    return value
-
-
-def _tag_text(text: str) -> bool:
-    return all(c in _TAG_PUNCT or unicodedata.category(c)[0] in "LZN" for c in text)
+    return idp_source_identity(value, kind="saml")
 
 
 def session_tags(attrs: Attributes) -> tuple[tuple[Tag, ...], tuple[str, ...]]:
-    """(PrincipalTag:* session tags, TransitiveTagKeys); the shared session-tag rules (no
-    `aws:` keys, no case-insensitive duplicates, transitive keys among the tags) are applied
-    by app.services.role_session like AssumeRole's."""
-    tags: list[Tag] = []
-    for name, values in attrs.items():
-        if not name.startswith(PRINCIPAL_TAG):
-            continue
-        key = name[len(PRINCIPAL_TAG):]
-        if len(values) != 1:
-            raise _invalid(f"the session tag `{key}` in AuthnResponse must have exactly one value",
-                           "saml_tag_invalid")
-        value = values[0]
-        if not (1 <= len(key) <= 128 and _tag_text(key)):
-            raise _invalid(f"the session tag key `{key}` in AuthnResponse must be 1-128 letters, digits, "
-                           "spaces or _.:/=+-@", "saml_tag_invalid")
-        if not (len(value) <= 256 and _tag_text(value)):
-            raise _invalid(f"the value of session tag `{key}` in AuthnResponse must be 0-256 letters, "
-                           "digits, spaces or _.:/=+-@", "saml_tag_invalid")
-        tags.append(Tag(key, value))
-    if len(tags) > MAX_TAGS:
-        raise _invalid(f"AuthnResponse carries {len(tags)} session tags; at most {MAX_TAGS} are allowed",
-                       "saml_too_many_tags")
+    """(PrincipalTag:* session tags, TransitiveTagKeys), checked by the rules every IdP's tags
+    follow (app.services.federation)."""
+    tags = idp_session_tags(((name[len(PRINCIPAL_TAG):], values) for name, values in attrs.items()
+                             if name.startswith(PRINCIPAL_TAG)), where="AuthnResponse", kind="saml")
     transitive = tuple(v.strip() for v in attrs.get(TRANSITIVE_TAG_KEYS, ()) if v.strip())
-    return tuple(tags), transitive
+    return tags, transitive
 
 
 def subject_type(name_format: str) -> str:

@@ -27,6 +27,7 @@ from app.core.records import SamlProviderRecord
 from app.federation.identity import FederatedIdentity
 from app.policy import Principal, PrincipalType
 from app.services import saml_attributes as attrs
+from app.services.federation import OneTimeMarks, one_time_use
 from app.services.role_session import RoleSessionRequest
 
 PROVIDER_MISSING = "Specified provider doesn't exist."
@@ -45,10 +46,6 @@ class SamlVerifier(Protocol):
     def validate(self, record: SamlProviderRecord, saml_b64: str, now: float) -> FederatedIdentity: ...
 
     def redeemable_until(self, identity: FederatedIdentity) -> float: ...
-
-
-class OneTimeMarks(Protocol):
-    async def claim(self, kind: str, provider_arn: str, token_id: str, until: float) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +123,8 @@ class SamlFederation:
                                        reason="saml_provider_expired")
         identity = self._verifier.validate(record, saml_assertion, now)
         until = max(self._verifier.redeemable_until(identity), now + 1)
-        marks = self._marks
-
-        async def redeem() -> None:
-            if not await marks.claim("saml", record.arn, identity.token_id, until):
-                raise InvalidIdentityToken(REPLAYED, reason="saml_replay")
-
+        redeem = one_time_use(self._marks, "saml", record.arn, identity.token_id, until,
+                              message=REPLAYED, reason="saml_replay")
         return SamlSignIn(record, identity, self._account, now, redeem,
                           attrs.name_qualifier(identity.issuer, self._account, record.name),
                           attrs.subject_type(identity.subject_type))

@@ -1,8 +1,8 @@
-"""STS: AssumeRole, AssumeRoleWithSAML, GetSessionToken, GetFederationToken, GetCallerIdentity,
-GetAccessKeyInfo.
+"""STS: AssumeRole, AssumeRoleWithSAML, AssumeRoleWithWebIdentity, GetSessionToken,
+GetFederationToken, GetCallerIdentity, GetAccessKeyInfo.
 
 `issue_role_session` is the one path that turns a trust decision into role credentials; the
-SAML/OIDC actions call it with the identity provider as the principal. Credentials are returned
+SAML/OIDC actions reach it through `federate` with the identity provider as the principal. Credentials are returned
 only after `SessionStore.put` succeeded (nothing is issued that was not durably stored).
 
 Choices where AWS is silent or unobservable here:
@@ -39,6 +39,8 @@ from app.services.role_session import (
     resolve_session_tags,
     resolve_source_identity,
 )
+from app.services.federation import FederatedSignIn
+from app.services.oidc_signin import OidcFederation
 from app.services.saml_signin import SamlFederation
 from app.services.tokens import SessionTokens
 from app.store.sessions import SessionStore
@@ -74,7 +76,7 @@ class StsService:
     def __init__(self, iam_store: Any, session_store: SessionStore, tokens: SessionTokens,
                  authz: Authorizer, *, account: str, clock: Clock, rng: ids.Random | None = None,
                  mfa: MfaVerifier | None = None, saml: SamlFederation | None = None,
-                 usage: RoleUsage | None = None) -> None:
+                 oidc: OidcFederation | None = None, usage: RoleUsage | None = None) -> None:
         self._iam = iam_store
         self._sessions = session_store
         self._tokens = tokens
@@ -84,6 +86,7 @@ class StsService:
         self._rng = rng
         self._mfa = mfa
         self._saml = saml
+        self._oidc = oidc
         self._usage = usage  # RoleLastUsed, noted for every role session issued
 
     # ---- actions ----
@@ -115,12 +118,31 @@ class StsService:
         if self._saml is None:
             raise InvalidAction("the operation `AssumeRoleWithSAML` is not configured on this server")
         signin = await self._saml.sign_in(principal_arn, saml_assertion)
+        return await self.federate(call, signin, role_arn=role_arn, policy_arns=policy_arns, policy=policy,
+                                   duration_seconds=duration_seconds)
+
+    async def assume_role_with_web_identity(self, call: Call, *, role_arn: str, role_session_name: str,
+                                            web_identity_token: str, provider_id: str | None = None,
+                                            policy_arns: list[dict[str, str]] | None = None,
+                                            policy: str | None = None,
+                                            duration_seconds: int | None = None) -> dict[str, Any]:
+        """Unsigned: the verified web identity token (app.services.oidc_signin) is the caller."""
+        if self._oidc is None:
+            raise InvalidAction("the operation `AssumeRoleWithWebIdentity` is not configured on this server")
+        signin = await self._oidc.sign_in(web_identity_token, role_session_name, provider_id)
+        return await self.federate(call, signin, role_arn=role_arn, policy_arns=policy_arns, policy=policy,
+                                   duration_seconds=duration_seconds)
+
+    async def federate(self, call: Call, signin: FederatedSignIn, *, role_arn: str,
+                       policy_arns: list[dict[str, str]] | None, policy: str | None,
+                       duration_seconds: int | None) -> dict[str, Any]:
+        """AssumeRoleWith*: a verified federated identity becomes a role session."""
         try:
             issued = await self.issue_role_session(call, signin.role_session(
                 role_arn=role_arn, duration_seconds=duration_seconds, policy=policy,
                 policy_arns=[p["arn"] for p in policy_arns or ()]))
         except AwsError as exc:
-            exc.user_identity = signin.user_identity  # the audit event names the SAML user
+            exc.user_identity = signin.user_identity  # the audit event names the federated user
             raise
         return {"credentials": issued.credentials, "assumed_role_user": issued.assumed_role_user,
                 "packed_policy_size": issued.packed_policy_size, "source_identity": issued.source_identity,

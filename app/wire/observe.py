@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.audit.events import AuditEvent, identity_of, saml_user_identity
+from app.audit.events import AuditEvent, identity_of, saml_user_identity, web_identity_user
 from app.audit.log import AuditLog, JsonLogger
 from app.core.clock import Clock
 from app.wire.metrics import Metrics
@@ -46,13 +46,17 @@ class RequestRecorder:
 
 
 def _identity(outcome: Outcome) -> dict[str, str]:
-    """The signed caller; for AssumeRoleWithSAML the SAMLUser its verified assertion names
-    (from the result, or from the error when it failed after the assertion was verified)."""
+    """The signed caller; for AssumeRoleWith* the SAMLUser / WebIdentityUser its verified
+    assertion or token names (from the result, or from the error when it failed after the
+    identity was verified)."""
     error, result = outcome.error, outcome.result
     if error is not None and error.user_identity is not None:
         return error.user_identity
-    if outcome.action == "AssumeRoleWithSAML" and isinstance(result, dict) and "name_qualifier" in result:
-        return saml_user_identity(result["name_qualifier"], result["subject"])
+    if isinstance(result, dict):
+        if outcome.action == "AssumeRoleWithSAML" and "name_qualifier" in result:
+            return saml_user_identity(result["name_qualifier"], result["subject"])
+        if outcome.action == "AssumeRoleWithWebIdentity" and "provider" in result:
+            return web_identity_user(result["provider"], result["audience"], result["subject_from_web_identity_token"])
     return identity_of(outcome.caller, federated_type=_FEDERATED.get(outcome.action))
 
 

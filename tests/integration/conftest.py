@@ -7,10 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import boto3
@@ -18,6 +20,7 @@ import httpx
 import pytest
 import redis
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.redis_target import redis_url
 
@@ -167,3 +170,57 @@ def trust(principal: Any, actions: Any = "sts:AssumeRole", condition: dict[str, 
     if condition:
         stmt["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [stmt]})
+
+
+# ---- helpers of the federation tests (AssumeRoleWith*) ----
+def code(exc: pytest.ExceptionInfo[Any]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def message(exc: pytest.ExceptionInfo[Any]) -> str:
+    return str(exc.value.response["Error"]["Message"])
+
+
+def session_client(server: Server, out: Any, service: str) -> Any:
+    """A client with the credentials of an AssumeRole* result."""
+    c = out["Credentials"]
+    return client(server, service, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+
+def seconds_left(out: Any) -> float:
+    return float((out["Credentials"]["Expiration"] - datetime.now(timezone.utc)).total_seconds())
+
+
+def audit_line(server: Server, request_id: str) -> dict[str, Any]:
+    """The server's audit event of one request (the log is written asynchronously)."""
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        for text in server.log().splitlines():
+            if request_id in text and '"audit"' in text:
+                return dict(json.loads(text))
+        time.sleep(0.05)
+    raise AssertionError(f"no audit line for {request_id}")
+
+
+def race(server: Server, call: Callable[[Any], Any], n: int = 10) -> list[str]:
+    """`call(sts)` from `n` threads at once, each with its own STS client: sorted outcomes
+    (`ok` or the error code)."""
+    clients = [client(server, "sts", "AKIAUNUSEDUNUSED0000", "unused") for _ in range(n)]
+    barrier = threading.Barrier(n)
+    outcomes: list[str] = []
+
+    def run(sts: Any) -> None:
+        barrier.wait()
+        try:
+            call(sts)
+            outcomes.append("ok")
+        except ClientError as exc:
+            outcomes.append(str(exc.response["Error"]["Code"]))
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(outcomes)
+

@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -16,18 +14,11 @@ from botocore.exceptions import ClientError
 from idp_fixtures.saml import material
 from idp_fixtures.saml.idp import DemoIdP
 
-from .conftest import ACCOUNT, allow, client, unique
+from .conftest import (ACCOUNT, allow, audit_line, client, code, message, race, seconds_left, session_client,
+                       unique)
 
 EDU_AFFILIATION = "urn:oid:1.3.6.1.4.1.5923.1.1.1.1"
 ALL_SAML = ["sts:AssumeRoleWithSAML", "sts:TagSession", "sts:SetSourceIdentity"]
-
-
-def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(exc.value.response["Error"]["Code"])
-
-
-def message(exc: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(exc.value.response["Error"]["Message"])
 
 
 @pytest.fixture(scope="module")
@@ -86,15 +77,6 @@ class Federation:
 @pytest.fixture(scope="module")
 def fed(sts: Any, endpoint: str, provider: str) -> Federation:
     return Federation(sts, endpoint, provider)
-
-
-def session_client(server: Any, out: Any, service: str) -> Any:
-    c = out["Credentials"]
-    return client(server, service, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
-
-
-def seconds_left(out: Any) -> float:
-    return float((out["Credentials"]["Expiration"] - datetime.now(timezone.utc)).total_seconds())
 
 
 # ---- happy paths ----
@@ -281,24 +263,9 @@ def test_a_refused_attempt_does_not_spend_the_assertion(root_iam, fed) -> None:
 def test_ten_concurrent_redemptions_exactly_one_wins(server, root_iam, fed) -> None:
     role = make_role(root_iam, saml_trust(fed.provider))
     assertion = fed.response(role["Arn"])
-    clients = [client(server, "sts", "AKIAUNUSEDUNUSED0000", "unused") for _ in range(10)]
-    barrier = threading.Barrier(10)
-    outcomes: list[str] = []
-
-    def redeem(sts: Any) -> None:
-        barrier.wait()
-        try:
-            sts.assume_role_with_saml(RoleArn=role["Arn"], PrincipalArn=fed.provider, SAMLAssertion=assertion)
-            outcomes.append("ok")
-        except ClientError as exc:
-            outcomes.append(str(exc.response["Error"]["Code"]))
-
-    threads = [threading.Thread(target=redeem, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["InvalidIdentityToken"] * 9 + ["ok"]
+    outcomes = race(server, lambda sts: sts.assume_role_with_saml(RoleArn=role["Arn"], PrincipalArn=fed.provider,
+                                                                  SAMLAssertion=assertion))
+    assert outcomes == ["InvalidIdentityToken"] * 9 + ["ok"]
 
 
 def test_wrong_pair_is_access_denied(root_iam, fed) -> None:
@@ -350,16 +317,6 @@ def test_an_assertion_for_another_provider_is_refused(root_iam, sts, endpoint, f
 
 
 # ---- the audit trail ----
-def audit_line(server: Any, request_id: str) -> dict[str, Any]:
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        for text in server.log().splitlines():
-            if request_id in text and '"audit"' in text:
-                return dict(json.loads(text))
-        time.sleep(0.05)
-    raise AssertionError(f"no audit line for {request_id}")
-
-
 def test_audit_names_the_saml_user_never_the_assertion(server, root_iam, fed) -> None:
     role = make_role(root_iam, saml_trust(fed.provider))
     assertion = fed.response(role["Arn"])
