@@ -36,6 +36,8 @@ class Container:
     verifier: Any
     metrics: Any
     recorder: Any
+    oidc_keys: Any = None  # app.services.oidc_keys.OidcKeys: AssumeRoleWithWebIdentity's key discovery
+    oidc_fetcher: Any = None  # its HTTP client (closed at shutdown)
 
     def root_call(self) -> Call:
         """A Call as the account root, for bootstrap and the demo seed (never from the network)."""
@@ -57,6 +59,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.policy.managed import aws_managed_policies
     from app.services.authz import Authorizer
     from app.services.mfa import TotpVerifier
+    from app.services.oidc_fetch import HttpFetcher
+    from app.services.oidc_keys import OidcKeys
     from app.services.root_key import ConfiguredRootKey
     from app.services.iam import IamService
     from app.services.last_used import RoleUsage
@@ -69,6 +73,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.store.iam_store import IamStore
     from app.store.keys import Keys
     from app.store.mfa_attempts import MfaAttempts
+    from app.store.oidc_jwks import JwksCache
     from app.store.role_usage import RoleUsageStore
     from app.store.replay_marks import ReplayMarks
     from app.store.multiplex import MultiplexedRedis
@@ -102,6 +107,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     usage = RoleUsage(RoleUsageStore(hot, Keys(account)), clock)  # RoleLastUsed, written with the session
     sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa, saml=saml,
                      usage=usage)
+    oidc_fetcher = HttpFetcher.create(ca_bundle=settings.oidc_ca_bundle)  # one HTTP client per process
+    oidc_keys = OidcKeys(JwksCache(hot), oidc_fetcher, clock=clock)  # JWKS cached in Redis, shared
     logger = JsonLogger(log_stream, clock)
     metrics = Metrics(counters=lambda: {
         "tessera_log_lines_lost_total": ("Log and audit lines dropped because the log stream kept failing.",
@@ -124,6 +131,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
         verifier=SigV4Verifier(clock=clock),
         metrics=metrics,
         recorder=recorder,
+        oidc_keys=oidc_keys,
+        oidc_fetcher=oidc_fetcher,
     )
 
 
@@ -145,6 +154,8 @@ def asgi(container: Container) -> QueryFastPath:
 
     async def shutdown() -> None:
         container.recorder.logger.flush()
+        if container.oidc_fetcher is not None:
+            await container.oidc_fetcher.aclose()
         for client in (container.hot, container.redis):
             close = getattr(client, "aclose", None)
             if close is not None:

@@ -5,6 +5,7 @@ import base64
 import binascii
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -25,6 +26,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     saml_entity_id: str = "http://127.0.0.1:8080/saml"
     master_key: bytes | None = field(default=None, repr=False)
+    oidc_ca_bundle: str | None = None  # PEM CA bundle for OIDC IdPs' TLS; None: the system's CA store
     host: str = "127.0.0.1"
     port: int = 8080
 
@@ -60,6 +62,7 @@ class Settings:
             raise SettingsError(f"TESSERA_PUBLIC_URL must be an http(s) URL, got `{public_url}`")
         entity_id = env.get("TESSERA_SAML_ENTITY_ID") or f"{public_url}/saml"
         master_key = _master_key(env.get("TESSERA_MASTER_KEY"), required=(mode == "serve"))
+        ca_bundle = _ca_bundle(env.get("TESSERA_OIDC_CA_BUNDLE") or None)
         return cls(
             redis_url=redis_url,
             account_id=account,
@@ -68,6 +71,7 @@ class Settings:
             public_url=public_url,
             saml_entity_id=entity_id,
             master_key=master_key,
+            oidc_ca_bundle=ca_bundle,
             host=host,
             port=port,
         )
@@ -97,3 +101,17 @@ def _master_key(value: str | None, *, required: bool) -> bytes | None:
     if len(key) != 32:
         raise SettingsError(f"TESSERA_MASTER_KEY must decode to 32 bytes, got {len(key)}")
     return key
+
+
+def _ca_bundle(path: str | None) -> str | None:
+    """The bundle's path when it holds at least one usable CA certificate (PEM)."""
+    if path is None:
+        return None
+    try:
+        ctx = ssl.create_default_context(cafile=path)
+    except OSError as exc:  # ssl.SSLError is one too
+        why = exc.strerror if exc.strerror and not isinstance(exc, ssl.SSLError) else "no PEM certificate in it"
+        raise SettingsError(f"TESSERA_OIDC_CA_BUNDLE `{path}` is not a readable PEM CA bundle: {why}") from None
+    if not ctx.get_ca_certs():
+        raise SettingsError(f"TESSERA_OIDC_CA_BUNDLE `{path}` holds no CA certificate")
+    return path

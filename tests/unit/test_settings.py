@@ -46,3 +46,18 @@ def test_public_url_and_entity_id_override():
     s = Settings.from_env({"TESSERA_PUBLIC_URL": "https://sts.example.com/", "TESSERA_SAML_ENTITY_ID": "urn:tessera"}, mode="dev")
     assert s.public_url == "https://sts.example.com"
     assert s.saml_entity_id == "urn:tessera"
+
+
+def test_oidc_ca_bundle_is_checked_at_start(tmp_path):
+    from tests.tls_material import Pki, pem
+
+    base = {"TESSERA_REDIS_URL": "redis://x", "TESSERA_MASTER_KEY": KEY}
+    assert Settings.from_env(base).oidc_ca_bundle is None  # the system's CA store
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(pem(Pki.create().root_cert))
+    assert Settings.from_env(base | {"TESSERA_OIDC_CA_BUNDLE": str(bundle)}).oidc_ca_bundle == str(bundle)
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    for path, fragment in ((tmp_path / "missing.pem", "No such file"), (tmp_path / "junk.pem", "no PEM certificate")):
+        with pytest.raises(SettingsError, match=fragment) as exc:
+            Settings.from_env(base | {"TESSERA_OIDC_CA_BUNDLE": str(path)})
+        assert "\n" not in str(exc.value) and "TESSERA_OIDC_CA_BUNDLE" in str(exc.value)
