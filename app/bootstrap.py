@@ -61,6 +61,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.services.mfa import TotpVerifier
     from app.services.oidc_fetch import HttpFetcher
     from app.services.oidc_keys import OidcKeys
+    from app.services.oidc_signin import OidcFederation
     from app.services.root_key import ConfiguredRootKey
     from app.services.iam import IamService
     from app.services.last_used import RoleUsage
@@ -105,10 +106,11 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     saml_settings = SamlSettings(audience=settings.saml_entity_id, recipient=f"{settings.public_url}/saml")
     saml = SamlFederation(hot_reads, SamlVerifier(saml_settings), ReplayMarks(hot), account=account, clock=clock)
     usage = RoleUsage(RoleUsageStore(hot, Keys(account)), clock)  # RoleLastUsed, written with the session
-    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa, saml=saml,
-                     usage=usage)
     oidc_fetcher = HttpFetcher.create(ca_bundle=settings.oidc_ca_bundle)  # one HTTP client per process
     oidc_keys = OidcKeys(JwksCache(hot), oidc_fetcher, clock=clock)  # JWKS cached in Redis, shared
+    oidc = OidcFederation(hot_reads, oidc_keys, ReplayMarks(hot), account=account, clock=clock)
+    sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa, saml=saml,
+                     oidc=oidc, usage=usage)
     logger = JsonLogger(log_stream, clock)
     metrics = Metrics(counters=lambda: {
         "tessera_log_lines_lost_total": ("Log and audit lines dropped because the log stream kept failing.",

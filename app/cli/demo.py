@@ -1,9 +1,14 @@
 """The demo account `tessera dev` seeds: an admin user with a key and a role to assume, and,
 when the repository's `idp_fixtures/` is there, the demo SAML IdP registered as a provider
-with a role that trusts it (the metadata is read as data: `app` never imports idp_fixtures)."""
+with a role that trusts it (the metadata is read as data: `app` never imports idp_fixtures),
+and the demo OpenID issuer (idp_fixtures/oidc, run as a process of its own on a free loopback
+port) registered as an OIDC provider with a role that trusts it."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +16,8 @@ from typing import Any
 REPOSITORY = Path(__file__).resolve().parents[2]
 SAML_METADATA = REPOSITORY / "idp_fixtures" / "saml" / "metadata" / "idp.xml"
 SAML_PROVIDER = "DemoIdP"
+OIDC_SERVER = REPOSITORY / "idp_fixtures" / "oidc" / "server.py"
+OIDC_CLIENT_ID = "tessera-demo"  # the demo issuer's default audience
 
 ADMIN_POLICY = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}]},
@@ -63,6 +70,25 @@ def saml_trust_policy(provider_arn: str, acs_url: str) -> str:
     )
 
 
+def oidc_trust_policy(provider_arn: str, prefix: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DemoIssuer",
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession", "sts:SetSourceIdentity"],
+                    "Condition": {"StringEquals": {f"{prefix}:aud": OIDC_CLIENT_ID},
+                                  "StringLike": {f"{prefix}:sub": "demo-*"}},
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
 @dataclass(frozen=True)
 class Demo:
     admin_access_key_id: str
@@ -70,9 +96,39 @@ class Demo:
     role_arn: str
     saml_provider_arn: str | None = None
     saml_role_arn: str | None = None
+    oidc_issuer_url: str | None = None
+    oidc_role_arn: str | None = None
 
 
-async def seed(container: Any) -> Demo:
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when `tessera dev` ends, however it ends (uvicorn
+    re-raises the signal that stopped it, so no `finally` of ours runs then)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
+def start_oidc_issuer() -> tuple[subprocess.Popen[str], str] | None:
+    """The demo OpenID issuer (`python -m idp_fixtures.oidc.server`: discovery, key set and
+    `/token` minting demo tokens) on a free loopback port: (its process, its issuer URL), or None
+    when the repository's idp_fixtures/ is not next to the installed package. The caller stops it."""
+    if not OIDC_SERVER.is_file():
+        return None
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPOSITORY), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.Popen([sys.executable, "-m", "idp_fixtures.oidc.server", "--port", "0"], cwd=REPOSITORY,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # `issuer http://127.0.0.1:PORT  (GET …)`, printed once bound
+    if not line.startswith("issuer http://"):
+        proc.terminate()
+        proc.wait(5)
+        return None
+    return proc, line.split()[1]
+
+
+async def seed(container: Any, oidc_issuer_url: str | None = None) -> Demo:
     call = container.root_call()
     iam = container.iam
     account = container.settings.account_id
@@ -89,7 +145,9 @@ async def seed(container: Any) -> Demo:
     )["role"]
     await iam.put_role_policy(call, role_name="demo", policy_name="ReadOnly", policy_document=READ_ONLY_POLICY)
     provider_arn, saml_role_arn = await seed_saml(container, call)
-    return Demo(key.access_key_id, key.secret_access_key, role.arn, provider_arn, saml_role_arn)
+    oidc_role_arn = await seed_oidc(container, call, oidc_issuer_url) if oidc_issuer_url else None
+    return Demo(key.access_key_id, key.secret_access_key, role.arn, provider_arn, saml_role_arn,
+                oidc_issuer_url if oidc_role_arn else None, oidc_role_arn)
 
 
 async def seed_saml(container: Any, call: Any) -> tuple[str | None, str | None]:
@@ -112,3 +170,23 @@ async def seed_saml(container: Any, call: Any) -> tuple[str | None, str | None]:
     )["role"]
     await iam.put_role_policy(call, role_name="saml-demo", policy_name="ReadOnly", policy_document=READ_ONLY_POLICY)
     return provider_arn, role.arn
+
+
+async def seed_oidc(container: Any, call: Any, issuer_url: str) -> str:
+    """The demo issuer as an OIDC provider (client id `tessera-demo`) and role `oidc-demo`
+    trusting its tokens for subjects `demo-*`; -> the role's ARN."""
+    iam = container.iam
+    provider = await iam.create_open_id_connect_provider(call, url=issuer_url, client_id_list=[OIDC_CLIENT_ID])
+    provider_arn = str(provider["open_id_connect_provider_arn"])
+    prefix = issuer_url.split("://", 1)[1]
+    role = (
+        await iam.create_role(
+            call,
+            role_name="oidc-demo",
+            assume_role_policy_document=oidc_trust_policy(provider_arn, prefix),
+            description="demo role for the demo OpenID issuer (idp_fixtures/oidc): read-only IAM",
+        )
+    )["role"]
+    await iam.put_role_policy(call, role_name="oidc-demo", policy_name="ReadOnly", policy_document=READ_ONLY_POLICY)
+    return str(role.arn)
+

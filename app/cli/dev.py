@@ -27,20 +27,27 @@ async def _serve(settings: Settings) -> None:
     import uvicorn
 
     from app.bootstrap import asgi, build, ensure_root_key, install_logging
-    from app.cli.demo import seed
+    from app.cli.demo import seed, start_oidc_issuer
     from app.store.connection import embedded
 
     container = build(settings, embedded())
     install_logging(container)
     generated = await ensure_root_key(container)
     root = generated or (settings.root_access_key_id or "", settings.root_secret_access_key or "")
-    demo = await seed(container)
-    config = uvicorn.Config(
-        asgi(container), host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    print(banner(settings, root, demo), flush=True)
-    await server.serve()
+    issuer = start_oidc_issuer()  # the demo OpenID issuer, a process of its own, stopped with us
+    try:
+        demo = await seed(container, issuer[1] if issuer else None)
+        config = uvicorn.Config(
+            asgi(container), host=settings.host, port=settings.port, log_level="warning", access_log=False,
+            lifespan="on"
+        )
+        server = uvicorn.Server(config)
+        print(banner(settings, root, demo), flush=True)
+        await server.serve()
+    finally:
+        if issuer is not None:
+            issuer[0].terminate()
+            issuer[0].wait(5)
 
 
 def banner(settings: Settings, root: tuple[str, str], demo: object) -> str:
@@ -66,7 +73,7 @@ Or with boto3:
 
 Or curl:
   curl {url}/healthz ; curl {url}/metrics
-{saml_lines(settings, demo)}"""
+{saml_lines(settings, demo)}{oidc_lines(settings, demo)}"""
 
 
 def saml_lines(settings: Settings, demo: object) -> str:
@@ -84,3 +91,16 @@ def saml_lines(settings: Settings, demo: object) -> str:
 Federate through the demo SAML IdP (idp_fixtures/saml; public test key) as role {role}:
   AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url {url} sts assume-role-with-saml --role-arn {role} --principal-arn {provider} --saml-assertion "$({idp})"
 """
+
+
+def oidc_lines(settings: Settings, demo: object) -> str:
+    """The one command that federates with a token of the demo OpenID issuer (when it runs)."""
+    issuer, role = getattr(demo, "oidc_issuer_url", None), getattr(demo, "oidc_role_arn", None)
+    if not issuer or not role:
+        return ""
+    url = settings.public_url
+    return f"""
+Federate with a web identity token of the demo OpenID issuer at {issuer} (idp_fixtures/oidc) as role {role}:
+  AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url {url} sts assume-role-with-web-identity --role-arn {role} --role-session-name demo --web-identity-token "$(curl -s {issuer}/token)"
+"""
+

@@ -11,8 +11,10 @@ import asyncio
 import base64
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,9 +27,13 @@ from botocore.credentials import Credentials
 from botocore.serialize import create_serializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import yaml
 
 from app.bootstrap import asgi, build
 from idp_fixtures.saml import material
+from idp_fixtures.oidc.attacks import build as build_token
+from idp_fixtures.oidc.material import load as load_key
+from idp_fixtures.oidc.server import IssuerServer
 from idp_fixtures.saml.idp import DemoIdP, encode
 from app.services.iam import IamService
 from app.services.sts import StsService
@@ -109,9 +115,48 @@ BY_NAME = [("Name", NAMES), ("Arn", ARNS), ("Document", POLICIES), ("Policy", PO
            ("Names", ["iam:CreateUser", "sts:AssumeRole", "s3:GetObject"])]
 
 
+# AssumeRoleWithWebIdentity: a loopback issuer registered as provider of role w1 (bound now,
+# served while the harness runs), its good tokens, every token of the OIDC attack corpus
+# (tests/cases/oidc), byte edits and cuts of good ones, and arbitrary text
+OIDC_ISSUER = IssuerServer(keys=[load_key("rsa-a"), load_key("ec-p256")])
+OIDC_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC_ISSUER.url.split('://', 1)[1]}"
+W1 = f"arn:aws:iam::{ACCOUNT}:role/w1"
+CORPUS = [case for path in sorted((Path(__file__).resolve().parents[2] / "cases" / "oidc").glob("*.yaml"))
+          for case in yaml.safe_load(path.read_text(encoding="utf-8"))]
+
+
+def _oidc_token(alg: str, tags: bool) -> str:
+    claims = {"https://aws.amazon.com/tags": {"principal_tags": {"k": ["v"]}}} if tags else None
+    return OIDC_ISSUER.issuer.token(aud="sts.amazonaws.com", alg=alg, claims=claims)
+
+
+def _corpus_token(case: dict[str, Any]) -> str:
+    return build_token(case["build"], OIDC_ISSUER.issuer, int(time.time()), **case.get("args", {}))
+
+
+def _edited(token: str, edits: list[tuple[int, str]]) -> str:
+    chars = list(token)
+    for offset, chunk in edits:
+        chars[offset % len(chars)] = chunk
+    return "".join(chars)
+
+
+GOOD_TOKENS = st.builds(_oidc_token, st.sampled_from(["RS256", "PS256", "ES256"]), st.booleans())
+WEB_IDENTITY_TOKENS = st.one_of(
+    GOOD_TOKENS,
+    st.builds(_corpus_token, st.sampled_from(CORPUS)),
+    st.builds(_edited, GOOD_TOKENS, st.lists(st.tuples(st.integers(0, 2000), st.characters()), min_size=1,
+                                             max_size=4)),
+    st.builds(lambda t, n: t[:n], GOOD_TOKENS, st.integers(0, 1200)),
+    st.text(max_size=200),
+)
+
+
 def _strings(shape: Any, name: str) -> st.SearchStrategy[str]:
     if name == "SAMLAssertion":
         return SAML_ASSERTIONS
+    if name == "WebIdentityToken":
+        return WEB_IDENTITY_TOKENS
     enum = list(getattr(shape, "enum", []) or [])
     fitting = next((values for suffix, values in BY_NAME if name.endswith(suffix)), [])
     plausible = st.sampled_from(fitting + enum + enum or PLAUSIBLE)
@@ -175,6 +220,7 @@ class Harness:
     """The real container and ASGI app on a real Redis, driven on one private event loop."""
 
     def __init__(self) -> None:
+        OIDC_ISSUER.start()
         self.loop = asyncio.new_event_loop()
         env = {"TESSERA_REDIS_URL": URL, "TESSERA_ACCOUNT_ID": ACCOUNT, "TESSERA_ROOT_ACCESS_KEY_ID": ROOT[0],
                "TESSERA_ROOT_SECRET_ACCESS_KEY": ROOT[1], "TESSERA_MASTER_KEY": base64.b64encode(b"h" * 32).decode()}
@@ -206,6 +252,11 @@ class Harness:
         await iam.create_saml_provider(root, name="idp1", saml_metadata_document=metadata,
                                        add_private_key=material.key_pem("sp").decode())
         await iam.create_role(root, role_name="r1", assume_role_policy_document=TRUST)
+        await iam.create_open_id_connect_provider(root, url=OIDC_ISSUER.url, client_id_list=["sts.amazonaws.com"])
+        web_trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Federated": OIDC_PROVIDER},
+            "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]}]}
+        await iam.create_role(root, role_name="w1", assume_role_policy_document=json.dumps(web_trust))
         await iam.create_group(root, group_name="g1")
         await iam.create_policy(root, policy_name="p1", policy_document=ALLOW_ALL)
         return key.access_key_id, key.secret_access_key
@@ -238,6 +289,7 @@ class Harness:
         self.run(self.container.hot.aclose())
         self.run(self.redis.aclose())
         self.loop.close()
+        OIDC_ISSUER.stop()
 
 
 class _Sink:
@@ -311,3 +363,25 @@ def test_saml_assertions_of_any_shape_never_fail_the_server(harness: Harness, as
     body = (f"Action=AssumeRoleWithSAML&Version=2011-06-15&RoleArn={quote(role, safe='')}"
             f"&PrincipalArn={quote(principal, safe='')}&SAMLAssertion={quote(assertion, safe='')}")
     check(harness, ("sts", "AssumeRoleWithSAML", body), False)
+
+
+def test_the_harness_federates_with_a_web_identity_token(harness: Harness) -> None:
+    harness.reset()
+    body = (f"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={quote(W1, safe='')}"
+            f"&RoleSessionName=s1&WebIdentityToken={quote(_oidc_token('ES256', True), safe='')}")
+    status, text = harness.call("sts", body, harness.admin)
+    assert status == 200 and "<AccessKeyId>ASIA" in text and f"<Provider>{OIDC_PROVIDER}</Provider>" in text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(token=WEB_IDENTITY_TOKENS, role=st.sampled_from([W1, R1, "x" * 20]),
+       provider_id=st.sampled_from([None, None, None, "www.amazon.com", "graph.facebook.com"]))
+def test_web_identity_tokens_of_any_shape_never_fail_the_server(harness: Harness, token: str, role: str,
+                                                                provider_id: str | None) -> None:
+    """AssumeRoleWithWebIdentity (unsigned) with good, hostile, edited, cut and arbitrary tokens."""
+    body = (f"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={quote(role, safe='')}"
+            f"&RoleSessionName=s1&WebIdentityToken={quote(token, safe='')}"
+            + (f"&ProviderId={provider_id}" if provider_id else ""))
+    check(harness, ("sts", "AssumeRoleWithWebIdentity", body), False)
+
