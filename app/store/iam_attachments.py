@@ -36,6 +36,7 @@ class AttachmentsMixin(EntitiesMixin):
             pipe.multi()
             pipe.sadd(att, policy_arn)
             pipe.sadd(k.policy_entities(plname), f"{kind}:{lname}")
+            self._note_policy_use(pipe, plname)
 
         await self._atomic([key, att], body)
 

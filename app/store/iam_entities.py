@@ -89,6 +89,12 @@ class EntitiesMixin(IamStoreBase):
             raise policy_not_found(policy_arn)
         return lname
 
+    def _note_policy_use(self, pipe: Any, lname: str) -> None:
+        """In the MULTI that attaches a managed policy or makes it a boundary: an AWS managed one
+        joins the account's candidates for in-use listings (`Keys.aws_policies_used`)."""
+        if lname.startswith("aws/"):
+            pipe.sadd(self._k.aws_policies_used(), lname)
+
     async def _update_record(self, kind: str, name: str,
                              mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Atomically read-modify-write the JSON record of an entity."""
@@ -145,5 +151,6 @@ class EntitiesMixin(IamStoreBase):
                 pipe.srem(self._k.policy_boundary_users(old_lname), member)
             if new_lname:
                 pipe.sadd(self._k.policy_boundary_users(new_lname), member)
+                self._note_policy_use(pipe, new_lname)
 
         await self._atomic([key], body)

@@ -71,6 +71,12 @@ class PoliciesMixin(EntitiesMixin):
             ("scard", self._k.policy_entities(n)), ("scard", self._k.policy_boundary_users(n)))]) if names else []
         return [(int(got[i]), int(got[i + 1])) for i in range(0, len(got), 2)]
 
+    async def aws_policies_used(self) -> set[str]:
+        """ARNs of the AWS managed policies ever attached or used as a boundary in the account
+        (`Keys.aws_policies_used`; some may be in use no more)."""
+        names = await self._r.smembers(self._k.aws_policies_used())
+        return {arns.AWS_POLICY_PREFIX + n.removeprefix("aws/") for n in names}
+
     async def list_policies(self, path_prefix: str = "/", after: str | None = None,
                             limit: int = 100, *, only_attached: bool = False,
                             usage: str | None = None) -> tuple[list[ManagedPolicy], bool]:

@@ -62,6 +62,7 @@ class RolesMixin(EntitiesMixin):
             self._claim_id(pipe, role_id)
             if bnd:
                 pipe.sadd(self._k.policy_boundary_users(bnd), f"role:{lname}")
+                self._note_policy_use(pipe, bnd)
             return role
 
         return await self._atomic([key, index], body)

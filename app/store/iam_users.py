@@ -53,6 +53,7 @@ class UsersMixin(EntitiesMixin):
             self._claim_id(pipe, user_id)
             if bnd:
                 pipe.sadd(self._k.policy_boundary_users(bnd), f"user:{lname}")
+                self._note_policy_use(pipe, bnd)
             return user
 
         return await self._atomic([key, index], body)

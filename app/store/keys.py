@@ -28,6 +28,7 @@ case-insensitively, the record keeps the original case):
     T:policy:l:bnd      SET of `user:l` / `role:l` using it as permissions boundary
     T:policy:aws/PATH/NAME:ents, :bnd   the same two sets for an AWS managed policy (its
                         record and documents are data: app.policy.managed, app.store.aws_policies)
+    T:idx:awspolicy     SET of the `aws/PATH/NAME` ever attached or used as a boundary
     T:ak:ID             HASH access key (secret sealed)   T:ak:ID:used HASH last used
     T:rootaks           SET of the root's access key ids
     T:mfa:l             HASH virtual MFA device: seed sealed under its serial number, `u` the
@@ -136,6 +137,12 @@ class Keys:
 
     def policy_boundary_users(self, lname: str) -> str:
         return f"{self.tag}:policy:{lname}:bnd"
+
+    def aws_policies_used(self) -> str:
+        """SET of the key names (`aws/PATH/NAME`) of the AWS managed policies ever attached or
+        used as a permissions boundary in the account: the candidates whose counts ListPolicies
+        OnlyAttached and GetAccountAuthorizationDetails read (a superset: the counts decide)."""
+        return f"{self.tag}:idx:awspolicy"
 
     # ---- access keys ----
     def access_key(self, access_key_id: str) -> str:

@@ -50,8 +50,10 @@ def list_key(p: ManagedPolicy | AwsManagedPolicy) -> str:
 async def aws_in_use(store: IamStore, catalog: AwsManagedPolicies,
                      policies: Sequence[AwsManagedPolicy] | None = None) -> list[ManagedPolicy]:
     """The AWS managed policies (of `policies`, default all) attached to something in this account
-    or used as a permissions boundary there, with their counts, in name order."""
-    chosen = catalog.all() if policies is None else policies
+    or used as a permissions boundary there, with their counts, in name order. Only the counts of
+    those ever used in the account are read (the store keeps their names)."""
+    used = await store.aws_policies_used()
+    chosen = [p for p in (catalog.all() if policies is None else policies) if p.arn in used]
     usage = await store.policy_usage([p.arn for p in chosen])
     return [p.record(att, bnd) for p, (att, bnd) in zip(chosen, usage) if att or bnd]
 

@@ -157,6 +157,10 @@ async def test_attachments_counts_and_usage_filters(iam: IamService, store: IamS
     await iam.detach_role_policy(ROOT, role_name="ops", policy_arn=ADMIN)
     await iam.delete_role_permissions_boundary(ROOT, role_name="ops")
     assert await counts(iam, ADMIN) == (0, 0) and await counts(iam, VIEW) == (0, 0)
+    assert await store.aws_policies_used() == {ADMIN, VIEW}  # once used: candidates, counts decide
+    assert await _all_pages(iam, only_attached=True) == []
+    assert await _all_pages(iam, policy_usage_filter="PermissionsBoundary") == []
+    assert (await iam.get_account_authorization_details(ROOT, filter=["AWSManagedPolicy"]))["policies"] == []
     with pytest.raises(NoSuchEntity):
         await iam.detach_user_policy(ROOT, user_name="carol", policy_arn=ADMIN)
 
@@ -170,6 +174,9 @@ async def test_boundaries_at_creation_and_deletion(iam: IamService) -> None:
     await iam.delete_user(ROOT, user_name="u")
     await iam.delete_role(ROOT, role_name="r")
     assert await counts(iam, IAM_RO) == (0, 0)
+    await iam.create_role(ROOT, role_name="r2", assume_role_policy_document=TRUST, permissions_boundary=VIEW)
+    listed = await _all_pages(iam, policy_usage_filter="PermissionsBoundary")
+    assert [(p.arn, p.permissions_boundary_usage_count) for p in listed] == [(VIEW, 1)]
 
 
 async def test_unknown_and_service_role_policies_are_refused(iam: IamService) -> None:
@@ -287,8 +294,8 @@ async def test_documents_are_never_read_from_redis(iam: IamService, store: IamSt
     """An AWS policy's record and documents are data: only its usage sets live in Redis."""
     await iam.create_user(ROOT, user_name="bob")
     await iam.attach_user_policy(ROOT, user_name="bob", policy_arn=ADMIN)
-    keys = await store._r.keys("*aws/*")  # noqa: SLF001 (the key schema is what is tested)
-    assert keys == [f"{{iam:{ACCT}}}:policy:aws/AdministratorAccess:ents"]
+    keys = await store._r.keys("*aws*")  # noqa: SLF001 (the key schema is what is tested)
+    assert sorted(keys) == [f"{{iam:{ACCT}}}:idx:awspolicy", f"{{iam:{ACCT}}}:policy:aws/AdministratorAccess:ents"]
     pp = await store.principal_policies("user", "bob")
     assert pp is not None and [source for source, _ in pp.identity] == [ADMIN]
     assert await store.managed_policy_document(ADMIN) == aws_managed_policies().document(ADMIN)
