@@ -4,8 +4,10 @@ discovery replaced by the issuer's own key set (app.services.oidc_keys has its o
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -337,3 +339,29 @@ async def test_a_refused_attempt_does_not_spend_a_one_time_token(w: World) -> No
     await w.assume(token)
     with pytest.raises(InvalidIdentityToken):
         await w.assume(token)
+
+
+def readme_trust_policies() -> list[str]:
+    """The trust policies of the README's "OIDC workloads" recipes, as printed."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## OIDC workloads"):]
+    section = section[:section.index("\n## ", 1)]
+    return [doc.replace("ACCOUNT", ACCT) for doc in re.findall(r"```json\n(.*?)```", section, re.S)]
+
+
+@pytest.mark.parametrize("doc", readme_trust_policies(), ids=["github", "gitlab", "kubernetes"])
+async def test_the_readme_recipes_admit_their_workload_and_no_other(w: World, doc: str) -> None:
+    statement = json.loads(doc)["Statement"][0]
+    prefix = statement["Principal"]["Federated"].split(":oidc-provider/", 1)[1]
+    wanted = statement["Condition"]["StringEquals"]
+    sub, aud = wanted[f"{prefix}:sub"], wanted[f"{prefix}:aud"]
+    issuer = DemoIssuer(f"https://{prefix}")
+    w.keys.issuers[issuer.url] = issuer
+    if issuer.url != GITHUB:
+        await w.iam.create_oidc_provider(issuer.url, client_ids=[aud])
+    role = await w.role("Recipe", doc)
+    out = await w.assume(issuer.token(sub=sub, aud=aud, now=w.clock.time()), role_arn=role)
+    assert out["subject_from_web_identity_token"] == sub
+    for other in (sub.replace("acme", "evil").replace("shop", "evil"), sub + "x"):
+        with pytest.raises(AccessDenied):
+            await w.assume(issuer.token(sub=other, aud=aud, now=w.clock.time()), role_arn=role)
