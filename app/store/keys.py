@@ -11,6 +11,10 @@ redeemed anyway (app.store.replay_marks). An OIDC provider's key set (JWKS), fet
 IdP, is shared by every worker and replica under `oidc:jwks:HASH` (HASH = SHA-256 of the issuer
 URL and the provider's thumbprints), expiring when even its stale copy is no longer served;
 `oidc:jwks:HASH:refresh` rate-limits fetches (app.store.oidc_jwks). Neither is IAM state.
+Browser sign-in state (pending logins, sign-in records) lives under `sso:req:saml:HASH`,
+`sso:req:oidc:HASH` and `sso:signin:HASH` (HASH = keyed digest of the browser's handle), each
+with its own expiry, and the OIDC clients of browser login under `T:ssooidc:NAME`
+(app.store.sso_state); not IAM state either.
 
 IAM layout (`T` = the tag, `l` = the lowercased entity name: names are unique
 case-insensitively, the record keeps the original case):
@@ -77,6 +81,12 @@ class Keys:
         """`kind`: `saml` | `oidc`; the mark of one redeemed assertion ID (or `jti`) of one provider."""
         digest = hashlib.sha256(f"{provider_arn}\n{token_id}".encode("utf-8", "surrogatepass")).hexdigest()
         return f"fed:once:{kind}:{digest}"
+
+    # ---- browser sign-in state (not IAM state) ----
+    @staticmethod
+    def sso(kind: str, digest: str) -> str:
+        """`kind`: `req:saml` | `req:oidc` | `signin`; `digest`: keyed hash of the handle."""
+        return f"sso:{kind}:{digest}"
 
     # ---- OIDC key sets fetched from identity providers (not IAM state) ----
     @staticmethod
