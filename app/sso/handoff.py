@@ -10,7 +10,8 @@ The interface both sides follow (issue 10, item 4):
    app.sso.device) sends `cli_device` + `cli_challenge` instead of a port: the same picker code
    path serves it, only `callback_url` differs.
 2. After the role choice the picker calls
-   `code = await issue_handoff(handoffs, credentials, binding.challenge, signin, role_arn=...)`
+   `code = await issue_handoff(sso_state, credentials, binding.challenge, signin, handle=...,
+   role_arn=...)`
    (credentials held 60 s, sealed, under a keyed hash of the one-time code: SsoState kind `cli`) and redirects the
    browser to `binding.callback_url(code)` (`http://127.0.0.1:PORT/callback?code=CODE`, or the
    same-origin `/sso/device/complete?...` for a device sign-in).
@@ -55,11 +56,7 @@ class HandoffStore(Protocol):
 
 
 class SignInRef(Protocol):
-    """What a handoff is bound to: the browser sign-in record (its id and when it ends)."""
-
-    @property
-    def id(self) -> str:
-        """The handle the sign-in record is found by (kept sealed, with the refresh grant)."""
+    """The browser sign-in a handoff comes from (app.services.sso.SignIn)."""
 
     @property
     def expires_at(self) -> float:
@@ -138,16 +135,17 @@ def s256(verifier: str) -> str:
 
 
 async def issue_handoff(store: HandoffStore, credentials: Credentials, challenge: str, signin: SignInRef, *,
-                        role_arn: str, now: float | None = None) -> str:
-    """Hold `credentials` (minted for `role_arn` in `signin`) for the CLI of `challenge` for
-    HANDOFF_TTL seconds; -> the one-time code to send to its loopback address."""
+                        handle: str, role_arn: str, now: float | None = None) -> str:
+    """Hold `credentials` (minted for `role_arn` in `signin`, whose record is found by `handle`)
+    for the CLI of `challenge` for HANDOFF_TTL seconds; -> the one-time code to send to the CLI
+    (`CliBinding.callback_url(code)`)."""
     if not _CHALLENGE.fullmatch(challenge):
         raise ValueError("malformed cli challenge")
     code = ids.urlsafe_token(32)
     await store.put("cli", code, {
         "v": 1, "ch": challenge, "ak": credentials.access_key_id, "sk": credentials.secret_access_key,
         "st": credentials.session_token, "ex": credentials.expiration, "role": role_arn,
-        "sid": signin.id, "sx": signin.expires_at,
+        "sid": handle, "sx": signin.expires_at,
     }, (time.time() if now is None else now) + HANDOFF_TTL)
     return code
 

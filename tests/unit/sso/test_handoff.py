@@ -41,11 +41,10 @@ class MemoryStore:
 
 @dataclass
 class SignIn:
-    id: str
     expires_at: float
 
 
-SIGNIN = SignIn("signin-handle", 5_000.0)
+SIGNIN = SignIn(5_000.0)
 ROLE = "arn:aws:iam::123456789012:role/dev"
 
 
@@ -89,7 +88,7 @@ def test_malformed_bindings_are_refused(query):
 
 async def test_a_code_redeems_once_with_the_verifier():
     store = MemoryStore()
-    code = await issue_handoff(store, CREDS, CHALLENGE, SIGNIN, role_arn=ROLE, now=store.now)
+    code = await issue_handoff(store, CREDS, CHALLENGE, SIGNIN, handle="signin-handle", role_arn=ROLE, now=store.now)
     assert len(code) == 43 and ("cli", code) in store.values
     handoff = await redeem_handoff(store, code, VERIFIER)
     assert handoff.credentials == CREDS
@@ -107,7 +106,7 @@ async def test_a_code_redeems_once_with_the_verifier():
 ])
 async def test_a_wrong_verifier_spends_the_code(verifier):
     store = MemoryStore()
-    code = await issue_handoff(store, CREDS, CHALLENGE, SIGNIN, role_arn=ROLE, now=store.now)
+    code = await issue_handoff(store, CREDS, CHALLENGE, SIGNIN, handle="signin-handle", role_arn=ROLE, now=store.now)
     with pytest.raises(HandoffRefused) as refused:
         await redeem_handoff(store, code, verifier)
     assert refused.value.reason in ("handoff_verifier_mismatch", "handoff_verifier_malformed")
@@ -117,7 +116,7 @@ async def test_a_wrong_verifier_spends_the_code(verifier):
 
 async def test_an_expired_code_does_not_redeem():
     store = MemoryStore()
-    code = await issue_handoff(store, CREDS, CHALLENGE, SIGNIN, role_arn=ROLE, now=store.now - 61)
+    code = await issue_handoff(store, CREDS, CHALLENGE, SIGNIN, handle="signin-handle", role_arn=ROLE, now=store.now - 61)
     with pytest.raises(HandoffRefused):
         await redeem_handoff(store, code, VERIFIER)
 
@@ -132,4 +131,4 @@ async def test_malformed_codes_never_reach_the_store(code):
 
 async def test_issuing_for_a_malformed_challenge_fails():
     with pytest.raises(ValueError):
-        await issue_handoff(MemoryStore(), CREDS, "short", SIGNIN, role_arn=ROLE)
+        await issue_handoff(MemoryStore(), CREDS, "short", SIGNIN, handle="signin-handle", role_arn=ROLE)
