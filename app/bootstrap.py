@@ -38,6 +38,9 @@ class Container:
     recorder: Any
     oidc_keys: Any = None  # app.services.oidc_keys.OidcKeys: AssumeRoleWithWebIdentity's key discovery
     oidc_fetcher: Any = None  # its HTTP client (closed at shutdown)
+    sso: Any = None  # app.services.sso.SsoService: browser sign-in records, role lists, role choice
+    sso_login: Any = None  # app.services.sso_login.SsoLogin: SAML / OIDC browser logins
+    sso_state: Any = None  # app.store.sso_state.SsoState (also the OIDC browser clients)
 
     def root_call(self) -> Call:
         """A Call as the account root, for bootstrap and the demo seed (never from the network)."""
@@ -111,6 +114,14 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     oidc = OidcFederation(hot_reads, oidc_keys, ReplayMarks(hot), account=account, clock=clock)
     sts = StsService(hot_reads, session_store, tokens, authorizer, account=account, clock=clock, mfa=mfa, saml=saml,
                      oidc=oidc, usage=usage)
+    from app.services.sso import SsoService
+    from app.services.sso_login import SsoLogin
+    from app.store.sso_state import SsoState
+
+    sso_state = SsoState(redis, box, Keys(account))  # not the hot path: the plain client
+    sso = SsoService(sts, hot_reads, iam_store, sso_state, account=account, clock=clock)
+    sso_login = SsoLogin(saml, oidc, saml_settings, hot_reads, iam_store, sso_state, oidc_fetcher, account=account,
+                         clock=clock)
     logger = JsonLogger(log_stream, clock)
     metrics = Metrics(counters=lambda: {
         "tessera_log_lines_lost_total": ("Log and audit lines dropped because the log stream kept failing.",
@@ -135,6 +146,9 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
         recorder=recorder,
         oidc_keys=oidc_keys,
         oidc_fetcher=oidc_fetcher,
+        sso=sso,
+        sso_login=sso_login,
+        sso_state=sso_state,
     )
 
 
@@ -142,7 +156,11 @@ def asgi(container: Container) -> QueryFastPath:
     import threading
 
     from app.policy.managed import aws_managed_policies
+    from app.audit.log import AuditLog
     from app.policy.simulation import simulate
+    from app.sso.audit import SsoAudit
+    from app.sso.cookies import Cookies, secure_for
+    from app.sso.routes import SsoDeps, sso_routes
     from app.wire.app import WireDeps, create_app
     from app.wire.dispatch import Dispatcher
 
@@ -163,6 +181,12 @@ def asgi(container: Container) -> QueryFastPath:
             if close is not None:
                 await close()
 
+    routes = sso_routes(SsoDeps(
+        login=container.sso_login, sso=container.sso,
+        audit=SsoAudit(AuditLog(container.recorder.logger), account=container.settings.account_id),
+        cookies=Cookies(container.box, secure=secure_for(container.settings.public_url)), clock=container.clock,
+        public_url=container.settings.public_url, entity_id=container.settings.saml_entity_id,
+        sp_certificates=container.settings.saml_sp_certificates, handoff=getattr(container, "cli_handoff", None)))
     deps = WireDeps(
         codec=container.codec,
         verifier=container.verifier,
@@ -176,6 +200,7 @@ def asgi(container: Container) -> QueryFastPath:
         simulate=simulate,
         startup=startup,
         shutdown=shutdown,
+        routes=routes,
     )
     return create_app(deps)
 

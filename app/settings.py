@@ -27,6 +27,7 @@ class Settings:
     saml_entity_id: str = "http://127.0.0.1:8080/saml"
     master_key: bytes | None = field(default=None, repr=False)
     oidc_ca_bundle: str | None = None  # PEM CA bundle for OIDC IdPs' TLS; None: the system's CA store
+    saml_sp_certificates: tuple[str, ...] = ()  # TESSERA_SAML_SP_CERT: base64 DER, the SP metadata's encryption certs
     host: str = "127.0.0.1"
     port: int = 8080
 
@@ -63,6 +64,7 @@ class Settings:
         entity_id = env.get("TESSERA_SAML_ENTITY_ID") or f"{public_url}/saml"
         master_key = _master_key(env.get("TESSERA_MASTER_KEY"), required=(mode == "serve"))
         ca_bundle = _ca_bundle(env.get("TESSERA_OIDC_CA_BUNDLE") or None)
+        sp_certs = _certificates(env.get("TESSERA_SAML_SP_CERT") or None)
         return cls(
             redis_url=redis_url,
             account_id=account,
@@ -72,6 +74,7 @@ class Settings:
             saml_entity_id=entity_id,
             master_key=master_key,
             oidc_ca_bundle=ca_bundle,
+            saml_sp_certificates=sp_certs,
             host=host,
             port=port,
         )
@@ -115,3 +118,21 @@ def _ca_bundle(path: str | None) -> str | None:
     if not ctx.get_ca_certs():
         raise SettingsError(f"TESSERA_OIDC_CA_BUNDLE `{path}` holds no CA certificate")
     return path
+
+
+def _certificates(path: str | None) -> tuple[str, ...]:
+    """TESSERA_SAML_SP_CERT: a PEM file of one or more X.509 certificates (the certificates of the
+    private keys registered on SAML providers), as base64 DER for the SP metadata."""
+    if path is None:
+        return ()
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        with open(path, "rb") as fh:
+            certs = x509.load_pem_x509_certificates(fh.read())
+    except OSError as exc:
+        raise SettingsError(f"TESSERA_SAML_SP_CERT `{path}` cannot be read: {exc.strerror}") from None
+    except ValueError:
+        raise SettingsError(f"TESSERA_SAML_SP_CERT `{path}` holds no PEM certificate") from None
+    return tuple(base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode("ascii") for c in certs)

@@ -27,7 +27,7 @@ import ipaddress
 import re
 import ssl
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -155,8 +155,19 @@ class HttpFetcher:
             await self._unverified.aclose()
 
     async def get(self, url: str, *, thumbprints: Sequence[str] = ()) -> Fetched:
+        return await self._fetch(url, thumbprints, "GET", None, None)
+
+    async def post(self, url: str, form: Mapping[str, str], *, headers: Mapping[str, str] | None = None,
+                   thumbprints: Sequence[str] = ()) -> Fetched:
+        """One form POST (an OAuth token endpoint), under the same rules as `get`: no redirects,
+        the size limit, the timeout, TLS as for the provider's other documents. Any status but
+        200 is a FetchFailed (`oidc_idp_status`)."""
+        return await self._fetch(url, thumbprints, "POST", dict(form), dict(headers or {}))
+
+    async def _fetch(self, url: str, thumbprints: Sequence[str], method: str, form: dict[str, str] | None,
+                     headers: dict[str, str] | None) -> Fetched:
         try:
-            return await self._get(self._verified, url, None)
+            return await self._get(self._verified, url, None, method, form, headers)
         except httpx.ConnectError as exc:
             if _cert_error(exc) is None:
                 raise FetchFailed("oidc_idp_unreachable", f"`{url}`: {type(exc).__name__}", transient=True) from None
@@ -164,14 +175,15 @@ class HttpFetcher:
                 raise FetchFailed("oidc_tls_untrusted", f"the TLS certificate of `{url}` does not verify against "
                                   f"the CA bundle: {_cert_error(exc)}", transient=False) from None
         try:
-            return await self._get(self._unverified, url, thumbprints)
+            return await self._get(self._unverified, url, thumbprints, method, form, headers)
         except httpx.ConnectError as exc:
             raise FetchFailed("oidc_idp_unreachable", f"`{url}`: {type(exc).__name__}", transient=True) from None
 
-    async def _get(self, http: httpx.AsyncClient, url: str, thumbprints: Sequence[str] | None) -> Fetched:
-        """One GET; ConnectError passes (the caller tells certificate errors apart)."""
+    async def _get(self, http: httpx.AsyncClient, url: str, thumbprints: Sequence[str] | None, method: str = "GET",
+                   form: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Fetched:
+        """One request; ConnectError passes (the caller tells certificate errors apart)."""
         try:
-            async with http.stream("GET", url) as response:
+            async with http.stream(method, url, data=form, headers=headers) as response:
                 if thumbprints is not None:
                     stream = response.extensions.get("network_stream")
                     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None

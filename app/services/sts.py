@@ -18,7 +18,7 @@ Choices where AWS is silent or unobservable here:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from app.core import arn as arns
 from app.core import ids
@@ -52,6 +52,16 @@ SESSION_CREDS_REFUSED = "Cannot call GetSessionToken with session credentials"
 FEDERATION_CREDS_REFUSED = "Cannot call GetFederationToken with session credentials"
 SESSION_POLICY_CHARS = 2048
 MAX_POLICY_ARNS = 10
+
+
+class _Checked(NamedTuple):
+    role: Role
+    inherited: Session | None
+    duration: int
+    tags: tuple[Tag, ...]
+    transitive: tuple[str, ...]
+    source_identity: str | None
+    packed: int | None
 
 
 class MfaVerifier(Protocol):
@@ -201,8 +211,20 @@ class StsService:
         return {"account": self._account}
 
     # ---- the shared role-session path ----
-    async def issue_role_session(self, call: Call, req: RoleSessionRequest) -> IssuedRoleSession:
-        """Trust evaluation, limits and minting for AssumeRole and AssumeRoleWith*."""
+    async def federation_refusal(self, call: Call, signin: FederatedSignIn, role_arn: str) -> AwsError | None:
+        """Would `federate` give `signin` role `role_arn` (default duration, no session policy)?
+        None when it would, else its refusal. The same checks, nothing minted or redeemed (the
+        browser role picker lists the roles a verified identity may choose with it)."""
+        try:
+            await self._checked(call, signin.role_session(role_arn=role_arn, duration_seconds=None, policy=None,
+                                                          policy_arns=()))
+        except AwsError as exc:
+            return exc
+        return None
+
+    async def _checked(self, call: Call, req: RoleSessionRequest) -> _Checked:
+        """Every check of a role session before it is minted: the role, limits, session policies
+        and tags, the trust policy."""
         caller = call.caller if req.principal is None else None
         role = await self._role(caller, req)
         inherited = caller.session if caller is not None else None
@@ -219,6 +241,12 @@ class StsService:
         source_identity = resolve_source_identity(req.source_identity, inherited)
         await self._check_trust(call, req, role, tags, transitive, source_identity)
         packed = self._packed(req.policy, req.policy_arns, tags, transitive)
+        return _Checked(role, inherited, duration, tags, transitive, source_identity, packed)
+
+    async def issue_role_session(self, call: Call, req: RoleSessionRequest) -> IssuedRoleSession:
+        """Trust evaluation, limits and minting for AssumeRole and AssumeRoleWith*."""
+        role, inherited, duration, tags, transitive, source_identity, packed = await self._checked(call, req)
+        chained = inherited is not None
         now = float(int(self._clock.time()))
         expires = now + duration if req.not_after is None else min(now + duration, float(int(req.not_after)))
         mfa = req.mfa_authenticated or (inherited is not None and inherited.mfa_authenticated)

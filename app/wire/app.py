@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from app.core import errors
 from app.core.clock import Clock
@@ -45,6 +45,7 @@ class WireDeps:
     simulate: Callable[[dict[str, Any]], dict[str, Any]]
     startup: Callable[[], Awaitable[None]] | None = None
     shutdown: Callable[[], Awaitable[None]] | None = None
+    routes: Sequence[BaseRoute] = ()  # more edges (the browser sign-in pages: app.sso.routes)
 
 
 def create_app(deps: WireDeps) -> QueryFastPath:
@@ -92,6 +93,7 @@ def create_app(deps: WireDeps) -> QueryFastPath:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/v1/simulate", simulate, methods=["POST"]),
+            *deps.routes,
         ]
     )
     return QueryFastPath(query, app)

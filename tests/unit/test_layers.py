@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 APP = pathlib.Path(__file__).resolve().parents[2] / "app"
-RANK = {"core": 0, "policy": 1, "federation": 1, "store": 1, "audit": 1, "settings": 1, "services": 2, "wire": 3, "bootstrap": 4, "cli": 5}
+RANK = {"core": 0, "policy": 1, "federation": 1, "store": 1, "audit": 1, "settings": 1, "services": 2, "wire": 3, "sso": 3, "bootstrap": 4, "cli": 5}
 PEERS_FORBIDDEN = {("policy", "store"), ("policy", "audit"), ("policy", "federation"), ("store", "policy"), ("audit", "store"), ("audit", "policy"), ("store", "audit")}
 
 

@@ -212,3 +212,23 @@ def _iso(ts: float) -> str:
 
 def _name(element: etree._Element) -> str:
     return etree.QName(element).localname if isinstance(element.tag, str) else "?"
+
+
+HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+
+
+def single_sign_on_url(document: str, binding: str = HTTP_REDIRECT) -> str | None:
+    """The `Location` of the IdP's SingleSignOnService for `binding` (SP-initiated browser
+    sign-in), or None when the metadata names none (an IdP-initiated-only provider) or cannot be
+    read. Only http(s) locations are returned."""
+    try:
+        root = parse_xml(document.encode("utf-8"), max_bytes=MAX_BYTES, max_elements=MAX_ELEMENTS)
+        entity, _ = _entity(root)
+    except (XmlRejected, MetadataRejected, UnicodeEncodeError):
+        return None
+    for idp in entity.iterchildren(f"{{{MD}}}IDPSSODescriptor"):
+        for service in idp.iterchildren(f"{{{MD}}}SingleSignOnService"):
+            location = (service.get("Location") or "").strip()
+            if service.get("Binding") == binding and location.startswith(("https://", "http://")):
+                return location
+    return None

@@ -1,0 +1,257 @@
+"""Browser sign-in, the use cases after the identity is verified: the sign-in record, the roles
+it may choose, and the role choice itself.
+
+A sign-in is a verified SAML assertion or ID token kept for a short while (app.store.sso_state),
+so a person can pick a role (or several, one after the other) without going back to the IdP.
+Nothing here validates or evaluates on its own: the identity was verified by
+app.services.saml_signin / oidc_signin, and a role choice goes through `StsService.federate` with
+the same `FederatedSignIn` value AssumeRoleWithSAML / AssumeRoleWithWebIdentity build, so the
+trust policy, the limits and the minting are the API's. The assertion's (or token's) one-time
+mark was claimed when the sign-in was made (app.services.sso_login), so a restored sign-in
+redeems nothing again.
+
+Session limits: a sign-in lasts at most `MAX_SIGNIN` (1 h), and for SAML no longer than the
+assertion's SessionNotOnOrAfter or sign-in time + SessionDuration; the sessions it mints are
+capped the same way (SamlSignIn.role_session with the sign-in time as `now`). A choice less than
+`MIN_LEFT` seconds before the sign-in ends is refused: sign in again.
+"""
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+from app.core import arn as arns
+from app.core import ids
+from app.core.clock import Clock
+from app.core.errors import AccessDenied, AwsError, ExpiredTokenException
+from app.core.records import Call, OidcProviderRecord, Role, SamlProviderRecord
+from app.federation.identity import FederatedIdentity
+from app.services import saml_attributes as attrs
+from app.services.federation import FederatedSignIn
+from app.services.oidc_signin import OidcSignIn
+from app.services.saml_signin import SamlSignIn
+
+MAX_SIGNIN = 3600  # seconds a sign-in lasts at most
+MIN_LEFT = 60  # seconds: a choice closer to the sign-in's end is refused
+MAX_ROLES_SCANNED = 5000  # OIDC: roles read to find those whose trust policy names the provider
+SIGNIN_GONE = "Your sign-in has ended or is no longer valid; sign in again"
+
+
+@dataclass(frozen=True, slots=True)
+class CliRequest:
+    """A login started by `tessera login`: its loopback port and its S256 challenge."""
+
+    port: int
+    challenge: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A verified identity kept for the role picker. `provider` is the SAML provider's name or
+    the OIDC browser client's name; `who` the name shown to the person."""
+
+    kind: str  # "saml" | "oidc"
+    provider_arn: str
+    provider: str
+    identity: FederatedIdentity
+    session_name: str
+    who: str
+    signed_in_at: float
+    expires_at: float
+    csrf: str = field(repr=False)
+    cli: CliRequest | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        identity = {f.name: getattr(self.identity, f.name) for f in fields(FederatedIdentity)}
+        identity["attributes"] = {k: list(v) for k, v in self.identity.attributes.items()}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["identity"] = identity
+        out["cli"] = {"port": self.cli.port, "challenge": self.cli.challenge} if self.cli else None
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SignIn:
+        ident = dict(data["identity"])
+        ident["attributes"] = {str(k): tuple(str(x) for x in v) for k, v in ident.get("attributes", {}).items()}
+        cli = data.get("cli")
+        return cls(kind=str(data["kind"]), provider_arn=str(data["provider_arn"]), provider=str(data["provider"]),
+                   identity=FederatedIdentity(**ident), session_name=str(data["session_name"]),
+                   who=str(data["who"]), signed_in_at=float(data["signed_in_at"]),
+                   expires_at=float(data["expires_at"]), csrf=str(data["csrf"]),
+                   cli=CliRequest(int(cli["port"]), str(cli["challenge"])) if cli else None)
+
+    def csrf_ok(self, token: str) -> bool:
+        return hmac.compare_digest(self.csrf.encode(), token.encode("utf-8", "replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChoice:
+    """A role the picker lists: `refusal` is None when choosing it would succeed now."""
+
+    role_arn: str
+    account: str
+    role_name: str
+    description: str | None
+    max_session_duration: int
+    refusal: str | None = None
+    reason: str | None = None
+
+
+class Federation(Protocol):
+    """app.services.sts.StsService: the API's path from a verified identity to a role session."""
+
+    async def federate(self, call: Call, signin: FederatedSignIn, *, role_arn: str,
+                       policy_arns: list[dict[str, str]] | None, policy: str | None,
+                       duration_seconds: int | None) -> dict[str, Any]: ...
+
+    async def federation_refusal(self, call: Call, signin: FederatedSignIn, role_arn: str) -> AwsError | None: ...
+
+
+class Providers(Protocol):
+    """app.store.iam_cache.CachedIamReads."""
+
+    async def saml_trust(self, name: str) -> SamlProviderRecord | None: ...
+
+    async def oidc_provider(self, url_without_scheme: str) -> OidcProviderRecord | None: ...
+
+    async def get_role(self, name: str) -> Role | None: ...
+
+
+class RoleLister(Protocol):
+    """app.store.iam_store.IamStore's role listing."""
+
+    async def list_roles(self, path_prefix: str = "/", after: str | None = None,
+                         limit: int = 100) -> tuple[list[Role], bool]: ...
+
+
+class SignInStore(Protocol):
+    """app.store.sso_state.SsoState."""
+
+    async def put(self, kind: str, handle: str, value: dict[str, Any], until: float) -> None: ...
+
+    async def get(self, kind: str, handle: str) -> dict[str, Any] | None: ...
+
+    async def delete(self, kind: str, handle: str) -> None: ...
+
+
+async def _already_redeemed() -> None:
+    """A restored sign-in's `redeem`: its one-time mark was claimed at sign-in."""
+
+
+class SsoService:
+    def __init__(self, sts: Federation, providers: Providers, roles: RoleLister, store: SignInStore, *,
+                 account: str, clock: Clock) -> None:
+        self._sts = sts
+        self._providers = providers
+        self._roles = roles
+        self._store = store
+        self._account = account
+        self._clock = clock
+
+    # ---- the sign-in record ----
+    async def create(self, signin: FederatedSignIn, *, provider: str, who: str,
+                     cli: CliRequest | None) -> tuple[str, SignIn]:
+        """Keep a verified sign-in: -> (the browser's handle, the record)."""
+        now = self._clock.time()
+        expires = now + MAX_SIGNIN
+        if isinstance(signin, SamlSignIn):
+            kind, provider_arn, identity, session_name = "saml", signin.record.arn, signin.identity, ""
+            duration = attrs.session_duration(identity.attributes)
+            expires = min([expires, *([identity.session_not_on_or_after] if identity.session_not_on_or_after else []),
+                           *([signin.now + duration] if duration else [])])
+            now = signin.now
+        elif isinstance(signin, OidcSignIn):
+            kind, provider_arn, identity, session_name = "oidc", signin.record.arn, signin.identity, signin.session_name
+        else:  # pragma: no cover - the two kinds there are
+            raise TypeError(type(signin).__name__)
+        if expires < self._clock.time() + MIN_LEFT:
+            raise ExpiredTokenException("the identity provider's session ends too soon to sign in",
+                                        reason="sso_session_too_short")
+        record = SignIn(kind, provider_arn, provider, identity, session_name, who, now, expires,
+                        csrf=ids.urlsafe_token(32), cli=cli)
+        handle = ids.urlsafe_token(32)
+        await self._store.put("signin", handle, record.to_json(), expires)
+        return handle, record
+
+    async def signin(self, handle: str) -> SignIn | None:
+        """The live sign-in of `handle`, or None (unknown, ended, expired, unreadable)."""
+        data = await self._store.get("signin", handle)
+        if data is None:
+            return None
+        try:
+            record = SignIn.from_json(data)
+        except (KeyError, TypeError, ValueError):
+            return None
+        return record if record.expires_at > self._clock.time() else None
+
+    async def end(self, handle: str) -> None:
+        await self._store.delete("signin", handle)
+
+    # ---- roles ----
+    async def roles(self, call: Call, signin: SignIn) -> list[RoleChoice]:
+        """The roles this identity may ask for, each with the refusal the API would give now."""
+        restored = await self._restore(signin)
+        if signin.kind == "saml":
+            arns_ = [role for role, provider in attrs.role_pairs(signin.identity.attributes)
+                     if provider == signin.provider_arn]
+        else:
+            arns_ = await self._trusting_roles(signin.provider_arn)
+        out: list[RoleChoice] = []
+        for role_arn in dict.fromkeys(arns_):
+            parsed = arns.parse_role_arn(role_arn)
+            if parsed is None:
+                continue
+            account, _, name = parsed
+            role = await self._providers.get_role(name) if account == self._account else None
+            refusal = await self._sts.federation_refusal(call, restored, role_arn)
+            out.append(RoleChoice(role_arn, account, name, role.description if role else None,
+                                  role.max_session_duration if role else 3600,
+                                  refusal.message if refusal else None, refusal.reason if refusal else None))
+        return sorted(out, key=lambda c: (c.account, c.refusal is not None, c.role_name.lower()))
+
+    async def _trusting_roles(self, provider_arn: str) -> list[str]:
+        """Roles of the account whose trust policy names `provider_arn` (candidates only: the
+        trust evaluation decides)."""
+        found: list[str] = []
+        after: str | None = None
+        scanned = 0
+        while scanned < MAX_ROLES_SCANNED:
+            page, more = await self._roles.list_roles("/", after, 100)
+            for role in page:
+                if provider_arn in role.assume_role_policy_document:
+                    found.append(role.arn)
+            scanned += len(page)
+            if not more or not page:
+                break
+            after = page[-1].role_name
+        return found
+
+    # ---- the role choice ----
+    async def assume(self, call: Call, signin: SignIn, role_arn: str,
+                     duration_seconds: int | None = None) -> dict[str, Any]:
+        """A role session for the signed-in identity: StsService.federate's result."""
+        if signin.expires_at < self._clock.time() + MIN_LEFT:
+            raise ExpiredTokenException(SIGNIN_GONE, reason="sso_signin_expired")
+        restored = await self._restore(signin)
+        return await self._sts.federate(call, restored, role_arn=role_arn, policy_arns=None, policy=None,
+                                        duration_seconds=duration_seconds)
+
+    async def _restore(self, signin: SignIn) -> FederatedSignIn:
+        """The FederatedSignIn of the API for this sign-in, its provider read again (a provider
+        deleted since refuses every choice)."""
+        name = signin.provider_arn.split(":", 5)[5].split("/", 1)[1]
+        if signin.kind == "saml":
+            record = await self._providers.saml_trust(name)
+            if record is None or record.arn != signin.provider_arn:
+                raise AccessDenied(SIGNIN_GONE, reason="sso_provider_gone")
+            identity = signin.identity
+            return SamlSignIn(record, identity, self._account, signin.signed_in_at, _already_redeemed,
+                              attrs.name_qualifier(identity.issuer, self._account, record.name),
+                              attrs.subject_type(identity.subject_type))
+        oidc = await self._providers.oidc_provider(name)
+        if oidc is None or oidc.arn != signin.provider_arn:
+            raise AccessDenied(SIGNIN_GONE, reason="sso_provider_gone")
+        return OidcSignIn(oidc, signin.identity, self._account, signin.session_name, None)
+
