@@ -25,6 +25,7 @@ other shape is InvalidIdentityToken. `https://aws.amazon.com/source_identity` is
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -46,6 +47,7 @@ Attributes = Mapping[str, Sequence[str]]
 Pairs = tuple[tuple[str, str], ...]
 
 
+@functools.lru_cache(maxsize=1024)
 def is_github(prefix: str) -> bool:
     """The issuers of GitHub Actions tokens (`prefix`: the issuer URL without scheme)."""
     host, _, path = prefix.partition("/")

@@ -23,6 +23,7 @@ Choices where AWS is silent or unobservable here:
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,6 +66,7 @@ def _no_provider(issuer: str, reason: str) -> InvalidIdentityToken:
     return InvalidIdentityToken(NO_PROVIDER.format(issuer=printable(issuer)), reason=reason)
 
 
+@functools.lru_cache(maxsize=1024)  # per issuer text: the loopback check parses an IP address
 def _scheme_allowed(scheme: str, rest: str) -> bool:
     if scheme == "https":
         return True
@@ -161,6 +163,10 @@ class OidcFederation:
 
     def _validate(self, token: str, record: OidcProviderRecord, keys: KeySet,
                   header: TokenHeader) -> FederatedIdentity:
-        trust = OidcTrust(record.url, record.client_ids)
-        return validate_web_identity_token(token, trust, keys, self._clock.time(), skew_seconds=SKEW_SECONDS,
-                                           peeked=header)
+        return validate_web_identity_token(token, _trust(record.url, record.client_ids), keys, self._clock.time(),
+                                           skew_seconds=SKEW_SECONDS, peeked=header)
+
+
+@functools.lru_cache(maxsize=1024)
+def _trust(url: str, client_ids: tuple[str, ...]) -> OidcTrust:
+    return OidcTrust(url, client_ids)

@@ -6,7 +6,7 @@ requests (the loop is CPU-bound, Redis runs on the other core). Steadier than th
 benchmark for comparing changes to the request path; `--profile` prints cProfile's top
 functions. Prints figures only; asserts nothing.
 
-    python tests/bench/bench_inproc.py [--action assume|gci] [--grant inline|aws-admin|customer-admin]
+    python tests/bench/bench_inproc.py [--action assume|gci|web] [--grant inline|aws-admin|customer-admin]
                                        [--requests 20000] [--profile]
 """
 from __future__ import annotations
@@ -107,10 +107,13 @@ async def main_async(args) -> None:
     container = build(settings, redis, log_stream=log)
     app = asgi(container)
     akid, secret, role_arn = await provision(container, args.grant)
+    idp = None
     if args.action == "assume":
         body = (f"Action=AssumeRole&Version={wrkrun.STS_VERSION}&RoleArn={quote(role_arn, safe='')}"
                 f"&RoleSessionName=bench&DurationSeconds=900")
         req = wrkrun.sign(HOST, body, akid, secret, None)
+    elif args.action == "web":
+        idp, req = await web_identity_request(container)
     else:
         creds = await _session(akid, secret, role_arn, app)
         req = wrkrun.sign(HOST, f"Action=GetCallerIdentity&Version={wrkrun.STS_VERSION}", *creds)
@@ -136,6 +139,30 @@ async def main_async(args) -> None:
           f"over {args.rounds} rounds")
     await redis.flushdb()
     await redis.aclose()
+    if idp is not None:
+        idp.stop()
+
+
+async def web_identity_request(container):
+    """AssumeRoleWithWebIdentity (unsigned) with an RS256 token of the demo issuer, served on
+    loopback by this process (its key set is fetched once, then cached): (the issuer, the request)."""
+    from idp_fixtures.oidc.server import IssuerServer
+
+    idp = IssuerServer().start()
+    root = container.root_call()
+    arn = (await container.iam.create_open_id_connect_provider(root, url=idp.url, client_id_list=["sts.amazonaws.com"]))[
+        "open_id_connect_provider_arn"]
+    prefix = idp.url.split("://", 1)[1]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{prefix}:aud": "sts.amazonaws.com"}, "StringLike": {f"{prefix}:sub": "repo:acme/*"}}}]}
+    role = (await container.iam.create_role(root, role_name="bench-web", assume_role_policy_document=json.dumps(trust),
+                                            max_session_duration=43200))["role"]
+    token = idp.issuer.token(sub="repo:acme/app:ref:refs/heads/main", aud="sts.amazonaws.com", ttl=7200)
+    body = (f"Action=AssumeRoleWithWebIdentity&Version={wrkrun.STS_VERSION}&RoleArn={quote(role.arn, safe='')}"
+            f"&RoleSessionName=bench&WebIdentityToken={token}")
+    return idp, wrkrun.SignedRequest(host=HOST, method="POST", path="/", body=body,
+                                     headers=(("Host", HOST), ("Content-Type", wrkrun.FORM)))
 
 
 async def _session(akid, secret, role_arn, app) -> tuple[str, str, str]:
@@ -160,7 +187,8 @@ async def _session(akid, secret, role_arn, app) -> tuple[str, str, str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--action", choices=("assume", "gci"), default="assume")
+    p.add_argument("--action", choices=("assume", "gci", "web"), default="assume",
+                   help="AssumeRole, GetCallerIdentity, or AssumeRoleWithWebIdentity (a demo issuer's token)")
     p.add_argument("--grant", choices=("inline", "aws-admin", "customer-admin"), default="inline",
                    help="how the user is allowed to assume the role (see provision)")
     p.add_argument("--requests", type=int, default=20000)

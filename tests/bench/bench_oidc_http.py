@@ -1,0 +1,227 @@
+"""HTTP benchmark: AssumeRoleWithWebIdentity, Tessera vs moto_server, same request, same run.
+
+    python tests/bench/bench_oidc_http.py [--duration 10] [--warmup 2] [--rounds 3] [--alg RS256]
+                                          [--skip-moto] [--redis-url redis://127.0.0.1:6379/13]
+                                          [--json results.json]
+
+The method of bench_http.py (README): each server pinned to core 0 (Tessera: one uvicorn
+worker), wrk -t1 -c32 from core 1 replaying ONE prepared request, an idle-core wait and an
+unmeasured warm-up before each run, INVALID on any non-2xx answer or socket error. The call is
+unsigned, so the request is the same bytes for both servers: an ID token of the demo issuer
+(idp_fixtures.oidc, RS256 by default, valid 2 hours, not one-time) for role `bench-web`.
+
+The issuer runs in this process (idp_fixtures.oidc.server.IssuerServer on loopback, core 1):
+Tessera fetches its discovery document and key set once (the request is sent once before the
+runs) and then answers from its per-process key cache; the script reports the issuer's fetch
+counts. moto verifies nothing (it does not even fetch keys).
+
+Load on the machine drifts (other test suites run beside it), so the servers are measured in
+`--rounds` alternating rounds (moto, Tessera, moto, Tessera, ...) and the median round of each
+is compared; the load average is printed before and after.
+
+Both servers are provisioned the same way through boto3: the issuer as OIDC provider (client id
+`sts.amazonaws.com`), role `bench-web` trusting it with conditions on `<provider>:aud` and
+`<provider>:sub` (as the README's recipes). Tessera runs with account 123456789012 (moto's).
+
+Needs wrk, taskset, moto[server], Redis (`--redis-url`, db FLUSHED at start and end). Holds
+bench_http's lock (/tmp/tessera-bench-http.lock) for the whole run. Not a pytest file.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import statistics
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # idp_fixtures
+
+import bench_http  # noqa: E402
+import seeding  # noqa: E402
+import servers  # noqa: E402
+import wrkrun  # noqa: E402
+from runs import log, wait_for_idle_cpu  # noqa: E402
+from servers import Server  # noqa: E402
+
+ACCOUNT = "123456789012"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/bench-web"
+SUB = "repo:acme/app:ref:refs/heads/main"
+TARGETS = {"x_moto": 7.0, "p99_ms": 15.0}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    p.add_argument("--warmup", type=int, default=2, help="unmeasured seconds before each run")
+    p.add_argument("--rounds", type=int, default=3, help="alternating moto/Tessera rounds (median compared)")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--alg", default="RS256", choices=["RS256", "PS256", "ES256"])
+    p.add_argument("--skip-moto", action="store_true")
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--client-cpu", type=int, default=1)
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Tessera's store; FLUSHED")
+    p.add_argument("--json", type=Path, help="write the results as JSON here")
+    return p.parse_args(argv)
+
+
+def provision(endpoint: str, key: str, secret: str, issuer_url: str) -> None:
+    iam = servers._client("iam", endpoint, key, secret)
+    arn = iam.create_open_id_connect_provider(Url=issuer_url, ClientIDList=["sts.amazonaws.com"])[
+        "OpenIDConnectProviderArn"]
+    prefix = issuer_url.split("://", 1)[1]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{prefix}:aud": "sts.amazonaws.com"},
+                      "StringLike": {f"{prefix}:sub": "repo:acme/*"}}}]}
+    role = iam.create_role(RoleName="bench-web", AssumeRolePolicyDocument=json.dumps(trust),
+                           MaxSessionDuration=43200)["Role"]
+    assert role["Arn"] == ROLE_ARN, role["Arn"]
+
+
+def start(name: str, args: argparse.Namespace, work: Path, issuer_url: str) -> tuple[Server, str]:
+    port = servers.free_port()
+    url = f"http://127.0.0.1:{port}"
+    if name == "moto":
+        srv = Server(name, servers.moto_command(port), cpu=args.server_cpu, log=work / "moto.log")
+        srv.wait_ready(f"{url}/moto-api/")
+        provision(url, "testing", "testing1234", issuer_url)
+        return srv, url
+    seeding.redis_flush(args.redis_url)
+    root_key = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+    root_secret = base64.b64encode(secrets.token_bytes(30)).decode()
+    env = {"TESSERA_REDIS_URL": args.redis_url, "TESSERA_ACCOUNT_ID": ACCOUNT,
+           "TESSERA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+           "TESSERA_ROOT_ACCESS_KEY_ID": root_key, "TESSERA_ROOT_SECRET_ACCESS_KEY": root_secret}
+    srv = Server(name, servers.tessera_command(port), cpu=args.server_cpu, log=work / "tessera.log", env=env)
+    srv.wait_ready(f"{url}/readyz")
+    provision(url, root_key, root_secret, issuer_url)
+    return srv, url
+
+
+def request(url: str, token: str) -> wrkrun.SignedRequest:
+    """The one unsigned request both servers get (Host differs only by port)."""
+    host = url.removeprefix("http://")
+    body = (f"Action=AssumeRoleWithWebIdentity&Version={wrkrun.STS_VERSION}&RoleArn={quote(ROLE_ARN, safe='')}"
+            f"&RoleSessionName=bench&WebIdentityToken={quote(token, safe='')}")
+    return wrkrun.SignedRequest(host=host, method="POST", path="/", body=body,
+                                headers=(("Host", host), ("Content-Type", wrkrun.FORM)))
+
+
+def measure(name: str, req: wrkrun.SignedRequest, args: argparse.Namespace, work: Path, n: int) -> dict:
+    wait_for_idle_cpu(args.server_cpu)
+    if args.warmup:
+        wrkrun.run(req, seconds=args.warmup, connections=args.connections, cpu=args.client_cpu, workdir=work,
+                   name=f"{name}-warmup-{n}")
+    res = wrkrun.run(req, seconds=args.duration, connections=args.connections, cpu=args.client_cpu,
+                     workdir=work, name=f"{name}-{n}")
+    verdict = "ok" if res.valid else (f"INVALID: {res.non2xx} non-2xx (first {res.first_error_status}), "
+                                      f"socket {res.socket_errors}")
+    log(f"round {n} {name} AssumeRoleWithWebIdentity: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms "
+        f"p99 {res.p99_ms:.2f} ms [{verdict}]")
+    if not res.valid and res.first_error_body:
+        log(f"  first error body: {res.first_error_body[:300]}")
+    return res.as_dict()
+
+
+def median_round(rounds: list[dict]) -> dict | None:
+    valid = [r for r in rounds if r["valid"]]
+    if not valid:
+        return None
+    rps = statistics.median_low([r["rps"] for r in valid])
+    return next(r for r in valid if r["rps"] == rps)
+
+
+def report(results: dict[str, list[dict]]) -> dict:
+    moto, tess = median_round(results.get("moto", [])), median_round(results.get("tessera", []))
+    ratio = tess["rps"] / moto["rps"] if moto and tess and moto["rps"] else None
+    print(f"\n{'target':<9}{'request':<27}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs moto':>9}  rounds (req/s)")
+    for name, r in (("moto", moto), ("tessera", tess)):
+        if r is None:
+            continue
+        vs = f"{ratio:.1f}x" if name == "tessera" and ratio else "-"
+        each = ", ".join(f"{x['rps']:,.0f}{'' if x['valid'] else ' INVALID'}" for x in results[name])
+        print(f"{name:<9}{'AssumeRoleWithWebIdentity':<27}{r['rps']:>10,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+              f"{vs:>9}  {each}")
+    pairs = [t["rps"] / m["rps"] for m, t in zip(results.get("moto", []), results.get("tessera", []))
+             if m["valid"] and t["valid"] and m["rps"]]
+    if pairs:  # each round's two runs are back to back: the ratio least moved by drifting load
+        print(f"\nper-round ratio (Tessera/moto, back-to-back runs): "
+              f"{', '.join(f'{x:.1f}x' for x in pairs)}; median {statistics.median(pairs):.1f}x")
+    verdicts = {}
+    if tess is not None or results.get("tessera"):
+        verdicts[f"AssumeRoleWithWebIdentity>={TARGETS['x_moto']:g}x moto"] = (
+            "n/a" if ratio is None else "PASS" if ratio >= TARGETS["x_moto"] else "FAIL")
+        verdicts[f"AssumeRoleWithWebIdentity p99<{TARGETS['p99_ms']:g}ms"] = (
+            "n/a" if tess is None else "PASS" if tess["p99_ms"] < TARGETS["p99_ms"] else "FAIL")
+        print("\ntargets: " + "  ".join(f"{k} {v}" for k, v in verdicts.items()))
+    return {"x_moto": None if ratio is None else round(ratio, 2), "verdicts": verdicts,
+            "x_moto_per_round": [round(x, 2) for x in pairs], "median": {"moto": moto, "tessera": tess}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from idp_fixtures.oidc.material import load
+    from idp_fixtures.oidc.server import IssuerServer
+
+    args = parse_args(argv)
+    args.skip_tessera = False
+    problems = bench_http.missing_tools(args)
+    if problems:
+        print("bench_oidc_http: cannot run:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 2
+    lock = bench_http.run_lock()
+    if lock is None:
+        print(f"bench_oidc_http: another benchmark holds {bench_http.LOCK_PATH}; wait for it", file=sys.stderr)
+        return 3
+    os.sched_setaffinity(0, {args.client_cpu})
+    work = wrkrun.scratch_dir()
+    log(f"scratch dir (wrk outputs, server logs): {work}")
+    log(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    idp = IssuerServer(keys=[load("rsa-a"), load("ec-p256")]).start()
+    token = idp.issuer.token(sub=SUB, aud="sts.amazonaws.com", alg=args.alg, ttl=7200)
+    started: list[Server] = []
+    results: dict[str, list[dict]] = {}
+    failures: list[str] = []
+    try:
+        targets = {}
+        for name in ["tessera"] + ([] if args.skip_moto else ["moto"]):
+            srv, url = start(name, args, work, idp.url)
+            started.append(srv)
+            req = request(url, token)
+            status, text = wrkrun.check_once(req)
+            if status != 200:
+                raise RuntimeError(f"{name}: the prepared request got {status}: {text[:400]}")
+            targets[name] = req
+        log(f"issuer fetches after the first requests: discovery {idp.discovery_fetches}, "
+            f"key set {idp.jwks_fetches}")
+        order = [n for n in ("moto", "tessera") if n in targets]
+        for n in range(1, args.rounds + 1):
+            for name in order:
+                try:
+                    results.setdefault(name, []).append(measure(name, targets[name], args, work, n))
+                except Exception as exc:  # report what ran
+                    failures.append(f"{name} round {n}: {type(exc).__name__}: {exc}")
+                    log(f"{name} round {n} FAILED: {exc}")
+        log(f"issuer fetches in all: discovery {idp.discovery_fetches}, key set {idp.jwks_fetches}")
+    finally:
+        for srv in started:
+            srv.stop()
+        idp.stop()
+        seeding.redis_flush(args.redis_url)
+    log(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    figures = report(results)
+    if args.json:
+        args.json.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()},
+                                         "results": results, "targets": figures, "failures": failures,
+                                         "scratch_dir": str(work)}, indent=2))
+        log(f"results written to {args.json}")
+    for f in failures:
+        print(f"FAILED {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
