@@ -17,6 +17,8 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 SAML_METADATA = REPOSITORY / "idp_fixtures" / "saml" / "metadata" / "idp.xml"
 SAML_PROVIDER = "DemoIdP"
 OIDC_SERVER = REPOSITORY / "idp_fixtures" / "oidc" / "server.py"
+SAML_WEB = REPOSITORY / "idp_fixtures" / "saml" / "web.py"
+SAML_SSO_URL = "https://idp.tessera.test/saml/sso"  # the demo metadata's SingleSignOnService
 OIDC_CLIENT_ID = "tessera-demo"  # the demo issuer's default audience
 
 ADMIN_POLICY = json.dumps(
@@ -98,6 +100,8 @@ class Demo:
     saml_role_arn: str | None = None
     oidc_issuer_url: str | None = None
     oidc_role_arn: str | None = None
+    saml_idp_url: str | None = None  # the demo SAML IdP's sign-in pages (browser sign-in)
+    oidc_login: str | None = None  # the OIDC browser client's name, when the code flow is on
 
 
 def _die_with_parent() -> None:
@@ -109,26 +113,47 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
-def start_oidc_issuer() -> tuple[subprocess.Popen[str], str] | None:
+def start_oidc_issuer(redirect_uri: str | None = None,
+                      client_secret: str | None = None) -> tuple[subprocess.Popen[str], str] | None:
     """The demo OpenID issuer (`python -m idp_fixtures.oidc.server`: discovery, key set and
-    `/token` minting demo tokens) on a free loopback port: (its process, its issuer URL), or None
-    when the repository's idp_fixtures/ is not next to the installed package. The caller stops it."""
-    if not OIDC_SERVER.is_file():
+    `/token` minting demo tokens; with `redirect_uri` and `client_secret`, the authorization code
+    flow of browser sign-in too, auto-approving user `demo-alice`) on a free loopback port: (its
+    process, its issuer URL), or None when the repository's idp_fixtures/ is not next to the
+    installed package. The caller stops it."""
+    extra = ["--redirect-uri", redirect_uri] if redirect_uri and client_secret else []
+    env = {"TESSERA_DEMO_CLIENT_SECRET": client_secret} if redirect_uri and client_secret else {}
+    return _fixture_process(OIDC_SERVER, "idp_fixtures.oidc.server", ["--port", "0", *extra], "issuer http://", env)
+
+
+def start_saml_idp(acs_url: str, audience: str, role_arn: str,
+                   provider_arn: str) -> tuple[subprocess.Popen[str], str] | None:
+    """The demo SAML IdP's sign-in pages (`python -m idp_fixtures.saml.web`: IdP-initiated at
+    `/start`, SP-initiated at `/sso`, signing in user alice with role `role_arn`) on a free
+    loopback port: (its process, its URL), or None without idp_fixtures/. The caller stops it."""
+    return _fixture_process(SAML_WEB, "idp_fixtures.saml.web",
+                            ["--port", "0", "--acs-url", acs_url, "--audience", audience,
+                             "--role", f"{role_arn},{provider_arn}"], "saml-idp http://", {})
+
+
+def _fixture_process(path: Path, module: str, args: list[str], ready: str,
+                     extra_env: dict[str, str]) -> tuple[subprocess.Popen[str], str] | None:
+    if not path.is_file():
         return None
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPOSITORY), os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.Popen([sys.executable, "-m", "idp_fixtures.oidc.server", "--port", "0"], cwd=REPOSITORY,
+    env.update(extra_env)
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPOSITORY,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     assert proc.stdout is not None
-    line = proc.stdout.readline()  # `issuer http://127.0.0.1:PORT  (GET …)`, printed once bound
-    if not line.startswith("issuer http://"):
+    line = proc.stdout.readline()  # `<what> http://127.0.0.1:PORT  (…)`, printed once bound
+    if not line.startswith(ready):
         proc.terminate()
         proc.wait(5)
         return None
     return proc, line.split()[1]
 
 
-async def seed(container: Any, oidc_issuer_url: str | None = None) -> Demo:
+async def seed(container: Any, oidc_issuer_url: str | None = None, saml_idp_url: str | None = None) -> Demo:
     call = container.root_call()
     iam = container.iam
     account = container.settings.account_id
@@ -144,20 +169,33 @@ async def seed(container: Any, oidc_issuer_url: str | None = None) -> Demo:
         )
     )["role"]
     await iam.put_role_policy(call, role_name="demo", policy_name="ReadOnly", policy_document=READ_ONLY_POLICY)
-    provider_arn, saml_role_arn = await seed_saml(container, call)
+    provider_arn, saml_role_arn = await seed_saml(container, call, saml_idp_url)
     oidc_role_arn = await seed_oidc(container, call, oidc_issuer_url) if oidc_issuer_url else None
     return Demo(key.access_key_id, key.secret_access_key, role.arn, provider_arn, saml_role_arn,
-                oidc_issuer_url if oidc_role_arn else None, oidc_role_arn)
+                oidc_issuer_url if oidc_role_arn else None, oidc_role_arn, saml_idp_url if provider_arn else None)
 
 
-async def seed_saml(container: Any, call: Any) -> tuple[str | None, str | None]:
+async def seed_oidc_login(container: Any, issuer_url: str, client_secret: str) -> str:
+    """The demo issuer as the OIDC browser sign-in `demo` (client `tessera-demo`); -> the name."""
+    from app.store.sso_state import OidcClient
+
+    redirect = f"{container.settings.public_url}/sso/oidc/callback"
+    await container.sso_state.put_oidc_client(OidcClient("demo", issuer_url, OIDC_CLIENT_ID, client_secret, redirect,
+                                                         "Demo OpenID issuer"))
+    return "demo"
+
+
+async def seed_saml(container: Any, call: Any, idp_url: str | None = None) -> tuple[str | None, str | None]:
     """The demo IdP as provider `DemoIdP` and role `saml-demo` trusting it; (None, None) when
-    the repository's idp_fixtures/ is not next to the installed package."""
+    the repository's idp_fixtures/ is not next to the installed package. With `idp_url` (the demo
+    IdP's sign-in pages), the metadata's SingleSignOnService is `idp_url/sso` (browser sign-in)."""
     if not SAML_METADATA.is_file():
         return None, None
     iam = container.iam
-    provider = await iam.create_saml_provider(
-        call, name=SAML_PROVIDER, saml_metadata_document=SAML_METADATA.read_text(encoding="utf-8"))
+    metadata = SAML_METADATA.read_text(encoding="utf-8")
+    if idp_url:
+        metadata = metadata.replace(SAML_SSO_URL, f"{idp_url}/sso")
+    provider = await iam.create_saml_provider(call, name=SAML_PROVIDER, saml_metadata_document=metadata)
     provider_arn = str(provider["saml_provider_arn"])
     acs_url = f"{container.settings.public_url}/saml"
     role = (

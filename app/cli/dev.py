@@ -27,16 +27,26 @@ async def _serve(settings: Settings) -> None:
     import uvicorn
 
     from app.bootstrap import asgi, build, ensure_root_key, install_logging
-    from app.cli.demo import seed, start_oidc_issuer
+    import secrets
+    from dataclasses import replace
+
+    from app.cli.demo import SAML_PROVIDER, seed, seed_oidc_login, start_oidc_issuer, start_saml_idp
+    from app.core import arn as arns
     from app.store.connection import embedded
 
     container = build(settings, embedded())
     install_logging(container)
     generated = await ensure_root_key(container)
     root = generated or (settings.root_access_key_id or "", settings.root_secret_access_key or "")
-    issuer = start_oidc_issuer()  # the demo OpenID issuer, a process of its own, stopped with us
+    client_secret = secrets.token_urlsafe(24)  # the demo issuer's browser client (code flow)
+    issuer = start_oidc_issuer(f"{settings.public_url}/sso/oidc/callback", client_secret)  # own process
+    account = settings.account_id
+    saml_idp = start_saml_idp(f"{settings.public_url}/saml", settings.saml_entity_id,
+                              arns.role(account, "/", "saml-demo"), arns.saml_provider(account, SAML_PROVIDER))
     try:
-        demo = await seed(container, issuer[1] if issuer else None)
+        demo = await seed(container, issuer[1] if issuer else None, saml_idp[1] if saml_idp else None)
+        if issuer is not None and demo.oidc_role_arn:
+            demo = replace(demo, oidc_login=await seed_oidc_login(container, issuer[1], client_secret))
         config = uvicorn.Config(
             asgi(container), host=settings.host, port=settings.port, log_level="warning", access_log=False,
             lifespan="on"
@@ -45,9 +55,10 @@ async def _serve(settings: Settings) -> None:
         print(banner(settings, root, demo), flush=True)
         await server.serve()
     finally:
-        if issuer is not None:
-            issuer[0].terminate()
-            issuer[0].wait(5)
+        for process in (issuer, saml_idp):
+            if process is not None:
+                process[0].terminate()
+                process[0].wait(5)
 
 
 def banner(settings: Settings, root: tuple[str, str], demo: object) -> str:
@@ -73,7 +84,27 @@ Or with boto3:
 
 Or curl:
   curl {url}/healthz ; curl {url}/metrics
-{saml_lines(settings, demo)}{oidc_lines(settings, demo)}"""
+{saml_lines(settings, demo)}{oidc_lines(settings, demo)}{browser_lines(settings, demo)}"""
+
+
+def browser_lines(settings: Settings, demo: object) -> str:
+    """The browser sign-in URLs of the demo IdPs (when their pages run)."""
+    url = settings.public_url
+    lines = []
+    idp = getattr(demo, "saml_idp_url", None)
+    if idp:
+        lines.append(f"  SAML, from the app:          {url}/sso/saml/DemoIdP/login")
+        lines.append(f"  SAML, from the IdP:          {idp}/start")
+    if getattr(demo, "oidc_login", None):
+        lines.append(f"  OpenID Connect (code+PKCE):  {url}/sso/oidc/{getattr(demo, 'oidc_login')}/login")
+    if not lines:
+        return ""
+    body = "\n".join(lines)
+    return f"""
+Sign in with a browser (the demo IdPs sign you in at once), choose a role, get credentials:
+  every way to sign in:        {url}/sso
+{body}
+"""
 
 
 def saml_lines(settings: Settings, demo: object) -> str:

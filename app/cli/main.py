@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--action", required=True)
     sim.add_argument("--resource", default="*", help="resource ARN (default: *)")
     sim.add_argument("--context", action="append", default=[], help="KEY=VALUE (repeat a key for a multivalued key)")
+    from app.cli.sso import add_parser as add_sso
+
+    add_sso(sub)
     return p
 
 
@@ -50,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.cli.policy import run_policy
 
         return run_policy(args)
+    if args.command == "sso":
+        from app.cli.sso import run_sso
+
+        return run_sso(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 
