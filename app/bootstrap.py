@@ -41,6 +41,9 @@ class Container:
     sso: Any = None  # app.services.sso.SsoService: browser sign-in records, role lists, role choice
     sso_login: Any = None  # app.services.sso_login.SsoLogin: SAML / OIDC browser logins
     sso_state: Any = None  # app.store.sso_state.SsoState (also the OIDC browser clients)
+    cli_handoff: Any = None  # app.sso.handoff.CliHandoff: the picker's credentials to `tessera login`
+    cli_refresh: Any = None  # app.store.cli_refresh.RefreshGrants: `tessera credential-process` renewals
+    device_grants: Any = None  # app.store.device_grants.DeviceGrants: `tessera login --no-browser`
 
     def root_call(self) -> Call:
         """A Call as the account root, for bootstrap and the demo seed (never from the network)."""
@@ -117,6 +120,9 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.services.sso import SsoService
     from app.services.sso_login import SsoLogin
     from app.store.sso_state import SsoState
+    from app.sso.handoff import CliHandoff
+    from app.store.cli_refresh import RefreshGrants
+    from app.store.device_grants import DeviceGrants
 
     sso_state = SsoState(redis, box, Keys(account))  # not the hot path: the plain client
     sso = SsoService(sts, hot_reads, iam_store, sso_state, account=account, clock=clock)
@@ -149,6 +155,9 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
         sso=sso,
         sso_login=sso_login,
         sso_state=sso_state,
+        cli_handoff=CliHandoff(sso_state),
+        cli_refresh=RefreshGrants(redis, box),
+        device_grants=DeviceGrants(redis, box),
     )
 
 
@@ -161,6 +170,8 @@ def asgi(container: Container) -> QueryFastPath:
     from app.sso.audit import SsoAudit
     from app.sso.cookies import Cookies, secure_for
     from app.sso.routes import SsoDeps, sso_routes
+    from app.sso.cli_routes import CliDeps, routes as cli_routes
+    from app.sso.refresh import SsoMinter
     from app.wire.app import WireDeps, create_app
     from app.wire.dispatch import Dispatcher
 
@@ -200,7 +211,11 @@ def asgi(container: Container) -> QueryFastPath:
         simulate=simulate,
         startup=startup,
         shutdown=shutdown,
-        routes=routes,
+        routes=[*routes, *cli_routes(CliDeps(
+            handoffs=container.sso_state, refresh=container.cli_refresh, devices=container.device_grants,
+            minter=SsoMinter(container.sso), recorder=container.recorder, clock=container.clock,
+            public_url=container.settings.public_url, secure_cookies=secure_for(container.settings.public_url),
+            choices=container.sso_login.choices))],
     )
     return create_app(deps)
 

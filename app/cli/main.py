@@ -16,6 +16,11 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="run everything on this machine: embedded store, demo account")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)
+    from app.cli import credential_process, login
+
+    login.add_arguments(sub.add_parser("login", help="sign in through the browser and get credentials in a profile"))
+    credential_process.add_arguments(sub.add_parser(
+        "credential-process", help="print a signed-in profile's credentials for AWS SDKs (credential_process)"))
     policy = sub.add_parser("policy", help="check and simulate policy documents locally")
     psub = policy.add_subparsers(dest="policy_command", required=True)
     check = psub.add_parser("check", help="validate a policy file (errors as FILE:LINE:COL: message)")
@@ -49,6 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.cli.dev import run_dev
 
         return run_dev(host=args.host, port=args.port)
+    if args.command == "login":
+        from app.cli.login import run_login
+
+        return run_login(args)
+    if args.command == "credential-process":
+        from app.cli.credential_process import run_credential_process
+
+        return run_credential_process(args)
     if args.command == "policy":
         from app.cli.policy import run_policy
 

@@ -41,10 +41,12 @@ SIGNIN_GONE = "Your sign-in has ended or is no longer valid; sign in again"
 
 @dataclass(frozen=True, slots=True)
 class CliRequest:
-    """A login started by `tessera login`: its loopback port and its S256 challenge."""
+    """A login started by `tessera login`: its S256 challenge and its loopback port, or, for
+    `tessera login --no-browser`, its device grant's reference (app.sso.handoff.CliBinding)."""
 
-    port: int
+    port: int | None
     challenge: str
+    device: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,8 @@ class SignIn:
         identity["attributes"] = {k: list(v) for k, v in self.identity.attributes.items()}
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["identity"] = identity
-        out["cli"] = {"port": self.cli.port, "challenge": self.cli.challenge} if self.cli else None
+        out["cli"] = ({"port": self.cli.port, "challenge": self.cli.challenge, "device": self.cli.device}
+                      if self.cli else None)
         return out
 
     @classmethod
@@ -80,7 +83,8 @@ class SignIn:
                    identity=FederatedIdentity(**ident), session_name=str(data["session_name"]),
                    who=str(data["who"]), signed_in_at=float(data["signed_in_at"]),
                    expires_at=float(data["expires_at"]), csrf=str(data["csrf"]),
-                   cli=CliRequest(int(cli["port"]), str(cli["challenge"])) if cli else None)
+                   cli=CliRequest(int(cli["port"]) if cli.get("port") is not None else None, str(cli["challenge"]),
+                                  str(cli["device"]) if cli.get("device") else None) if cli else None)
 
     def csrf_ok(self, token: str) -> bool:
         return hmac.compare_digest(self.csrf.encode(), token.encode("utf-8", "replace"))

@@ -77,13 +77,14 @@ class Pending:
 
     def to_json(self) -> dict[str, Any]:
         return {"p": self.provider, "n": self.next_path,
-                "c": [self.cli.port, self.cli.challenge] if self.cli else None}
+                "c": [self.cli.port, self.cli.challenge, self.cli.device] if self.cli else None}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Pending:
         c = data.get("c")
         return cls(str(data["p"]), data.get("n") if isinstance(data.get("n"), str) else None,
-                   CliRequest(int(c[0]), str(c[1])) if isinstance(c, list) and len(c) == 2 else None)
+                   CliRequest(None if c[0] is None else int(c[0]), str(c[1]), None if len(c) < 3 or c[2] is None
+                              else str(c[2])) if isinstance(c, list) and len(c) in (2, 3) else None)
 
 
 @dataclass(frozen=True, slots=True)

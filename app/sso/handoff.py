@@ -167,3 +167,28 @@ async def redeem_handoff(store: HandoffStore, code: str, verifier: str) -> Hando
         return Handoff(credentials, str(payload["role"]), str(payload["sid"]), float(payload["sx"]))
     except (KeyError, TypeError, ValueError):
         raise HandoffRefused("handoff_payload_invalid") from None
+
+
+class PickedSignIn(Protocol):
+    """app.services.sso.SignIn as the picker hands it over."""
+
+    @property
+    def expires_at(self) -> float: ...
+
+    @property
+    def cli(self) -> Any: ...  # app.services.sso.CliRequest: port | device, challenge
+
+
+class CliHandoff:
+    """The picker's hook (app.sso.picker.Handoff): after a role choice in a sign-in that
+    `tessera login` started, the credentials go to the CLI, not to the page."""
+
+    def __init__(self, store: HandoffStore) -> None:
+        self._store = store
+
+    async def deliver(self, signin: PickedSignIn, issued: dict[str, Any], *, handle: str, role_arn: str) -> str:
+        cli = signin.cli
+        binding = CliBinding(str(cli.challenge), port=cli.port, device=cli.device)
+        code = await issue_handoff(self._store, issued["credentials"], binding.challenge, signin, handle=handle,
+                                   role_arn=role_arn)
+        return binding.callback_url(code)

@@ -24,9 +24,11 @@ _PROFILE = re.compile(r"[^A-Za-z0-9_-]+")
 
 class Handoff(Protocol):
     """Stores freshly minted credentials for the CLI that started the sign-in and returns the
-    loopback URL to send the browser to (`http://127.0.0.1:PORT/callback?code=CODE`)."""
+    URL to send the browser to (`http://127.0.0.1:PORT/callback?code=CODE`, or the device page):
+    app.sso.handoff.CliHandoff. `handle` finds the sign-in record again (the refresh grant is
+    bound to it), `role_arn` is the role chosen."""
 
-    async def deliver(self, signin: SignIn, issued: dict[str, Any]) -> str: ...
+    async def deliver(self, signin: SignIn, issued: dict[str, Any], *, handle: str, role_arn: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

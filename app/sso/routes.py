@@ -28,6 +28,7 @@ from app.sso import pages, picker
 from app.sso.audit import SsoAudit
 from app.sso.cookies import FLOW_SECONDS, Cookies
 from app.sso.csrf import same_origin, token_ok
+from app.sso.handoff import cli_binding
 from app.sso.saml_browser import authn_request, redirect_url, sp_metadata
 from app.wire.query import as_aws_error, lower_headers, read_body, request_meta
 
@@ -36,7 +37,6 @@ MAX_CHOICE_POST = 8 * 1024
 MAX_QUERY = 4096
 MAX_NEXT = 256
 _NEXT = re.compile(r"/[A-Za-z0-9/_.~-]*(?:\?[A-Za-z0-9=&_.~%-]*)?")
-_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 ACTIONS = {"saml": "AssumeRoleWithSAML", "oidc": "AssumeRoleWithWebIdentity"}
 
 
@@ -66,16 +66,12 @@ def safe_next(path: str | None) -> str | None:
 
 
 def parse_cli(query: dict[str, str]) -> CliRequest | None:
-    port, challenge = query.get("cli_port"), query.get("cli_challenge")
-    if port is None and challenge is None:
-        return None
-    if port is None or challenge is None or not port.isascii() or not port.isdigit() or len(port) > 5:
-        raise BadInput("`cli_port` and `cli_challenge` go together; cli_port is a number", reason="sso_cli_invalid")
-    if not 1024 <= int(port) <= 65535:
-        raise BadInput("`cli_port` must be between 1024 and 65535", reason="sso_cli_invalid")
-    if not _CHALLENGE.fullmatch(challenge):
-        raise BadInput("`cli_challenge` must be the S256 challenge: 43 base64url characters", reason="sso_cli_invalid")
-    return CliRequest(int(port), challenge)
+    """`cli_port` (or `cli_device`) and `cli_challenge`: a login started by `tessera login`."""
+    try:
+        binding = cli_binding(query)
+    except ValueError as exc:
+        raise BadInput(str(exc), reason="sso_cli_invalid") from None
+    return CliRequest(binding.port, binding.challenge, binding.device) if binding else None
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -276,7 +272,7 @@ class SsoPages:
         now = self.d.clock.time()
         iso, text, relative = picker.when(signin.expires_at, now)
         provider_label = signin.provider
-        targets = (f"http://127.0.0.1:{signin.cli.port}",) if signin.cli else ()
+        targets = (f"http://127.0.0.1:{signin.cli.port}",) if signin.cli and signin.cli.port else ()
         return pages.render("picker.html", {
             "signin": signin, "groups": picker.groups(choices), "provider_label": provider_label,
             "protocol": "SAML" if signin.kind == "saml" else "OpenID Connect", "expires_iso": iso,
@@ -285,13 +281,14 @@ class SsoPages:
     async def choose(self, request: Request) -> Response:
         """POST /sso/roles: mint credentials for the chosen role."""
         signin: SignIn | None = None
+        handle: str | None = None
         params: dict[str, Any] = {"channel": "browser"}
         try:
             headers = lower_headers(request.scope["headers"])
             if not same_origin(headers, self.d.public_url):
                 raise errors.AccessDenied("this form was posted from another site", reason="sso_cross_site_post")
-            _, signin = await self._signin(request)
-            if signin is None:
+            handle, signin = await self._signin(request)
+            if signin is None or handle is None:
                 return self._not_signed_in(request, "ChooseRole")
             form = await _form(request, MAX_CHOICE_POST)
             if not token_ok(signin.csrf, form.get("csrf")):
@@ -311,7 +308,8 @@ class SsoPages:
         meta, _ = self._meta(request)
         try:
             issued = await self.d.sso.assume(Call(None, meta), signin, role_arn, int(duration) if duration else None)
-            redirect = await self.d.handoff.deliver(signin, issued) if signin.cli and self.d.handoff else None
+            redirect = (await self.d.handoff.deliver(signin, issued, handle=handle, role_arn=role_arn)
+                        if signin.cli and self.d.handoff and handle else None)
         except Exception as failure:  # noqa: BLE001
             return self._refused(request, action, failure, signin=signin, params=params, source="sts.amazonaws.com",
                                  title="Role not available")

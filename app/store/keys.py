@@ -16,6 +16,14 @@ Browser sign-in state (pending logins, sign-in records) lives under `sso:req:sam
 with its own expiry, and the OIDC clients of browser login under `T:ssooidc:NAME`
 (app.store.sso_state); not IAM state either.
 
+Terminal sign-in (`tessera login`, issue 10; not IAM state, all expiring): the one-time handoff
+codes of the picker under `sso:cli:HASH` (app.sso.handoff through app.store.sso_state); a refresh
+grant under `sso:rt:FAMILY` (a keyed hash of its current secret, its sign-in and role; expires
+with the sign-in; app.store.cli_refresh); a device-code grant under `sso:dev:HASH` (+ `:cred`,
+its sealed credentials, taken once), found by its user code (`sso:devuser:HASH`) and by the
+reference its browser sign-in carries (`sso:devref:HASH`), and attempts counted per client under
+`sso:devtry:HASH` (app.store.device_grants). Each HASH is a keyed hash: the codes are secrets.
+
 IAM layout (`T` = the tag, `l` = the lowercased entity name: names are unique
 case-insensitively, the record keeps the original case):
 
@@ -101,6 +109,34 @@ class Keys:
     def oidc_jwks_refresh(jwks_key: str) -> str:
         """The per-provider fetch rate limit beside `oidc_jwks(...)`."""
         return f"{jwks_key}:refresh"
+
+    # ---- terminal sign-in: refresh grants, device codes (not IAM state) ----
+    @staticmethod
+    def cli_refresh(family: str) -> str:
+        """`family`: the refresh grant's id (checked `[A-Za-z0-9_-]{22}` before it gets here)."""
+        return f"sso:rt:{family}"
+
+    @staticmethod
+    def device_grant(device_code_hash: str) -> str:
+        return f"sso:dev:{device_code_hash}"
+
+    @staticmethod
+    def device_credentials(device_code_hash: str) -> str:
+        return f"sso:dev:{device_code_hash}:cred"
+
+    @staticmethod
+    def device_user_code(user_code_hash: str) -> str:
+        return f"sso:devuser:{user_code_hash}"
+
+    @staticmethod
+    def device_reference(reference_hash: str) -> str:
+        """The grant a browser sign-in for a device refers to (`cli_device`)."""
+        return f"sso:devref:{reference_hash}"
+
+    @staticmethod
+    def device_attempts(subject_hash: str) -> str:
+        """Counted attempts of one client (a keyed hash of the kind and its address)."""
+        return f"sso:devtry:{subject_hash}"
 
     # ---- IAM entities: users, groups, roles ----
     def entity(self, kind: str, lname: str) -> str:
