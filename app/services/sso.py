@@ -195,7 +195,9 @@ class SsoService:
 
     # ---- roles ----
     async def roles(self, call: Call, signin: SignIn) -> list[RoleChoice]:
-        """The roles this identity may ask for, each with the refusal the API would give now."""
+        """The roles this identity may ask for, each with the refusal the API would give now: for
+        SAML the assertion's Role pairs of this provider (a refused one is shown as such), for
+        OIDC the roles whose trust policy names the provider and admits this identity."""
         restored = await self._restore(signin)
         if signin.kind == "saml":
             arns_ = [role for role, provider in attrs.role_pairs(signin.identity.attributes)
@@ -210,6 +212,8 @@ class SsoService:
             account, _, name = parsed
             role = await self._providers.get_role(name) if account == self._account else None
             refusal = await self._sts.federation_refusal(call, restored, role_arn)
+            if refusal is not None and signin.kind == "oidc":
+                continue  # OIDC: only the roles whose trust policy admits this identity
             out.append(RoleChoice(role_arn, account, name, role.description if role else None,
                                   role.max_session_duration if role else 3600,
                                   refusal.message if refusal else None, refusal.reason if refusal else None))
