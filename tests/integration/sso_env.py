@@ -132,4 +132,5 @@ def authn_request_id(location: str) -> str:
 
 
 def exports(text: str) -> dict[str, str]:
-    return dict(re.findall(r"^export (AWS_[A-Z_]+)=(\S+)$", text, re.M))
+    """The `export NAME=value` lines of the credentials page (its text, or its HTML)."""
+    return dict(re.findall(r"export (AWS_[A-Z_]+)=([^\s<]+)", text))
