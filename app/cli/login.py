@@ -217,7 +217,8 @@ def _browser_login(url: str, provider: str | None, command: str | None, timeout:
 
     verifier = secrets.token_urlsafe(48)  # 64 characters of RFC 7636's verifier alphabet
     server = _LoopbackServer()
-    thread = threading.Thread(target=server.serve_forever, name="tessera-login-callback", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="tessera-login-callback",
+                              daemon=True)
     thread.start()
     try:
         query = {"cli_port": str(server.port), "cli_challenge": s256(verifier)}

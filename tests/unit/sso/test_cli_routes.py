@@ -1,4 +1,4 @@
-"""The endpoints of `tessera login` (app.sso.cli_routes) in process, on a real Redis (db 1): the
+"""The endpoints of `tessera login` (app.sso.cli_routes) in process, on a real Redis (db 0): the
 loopback handoff, refresh grants, the device-code flow and its pages, /sso/start; the picker is
 played by app.sso.handoff.CliHandoff (what the role choice calls) and minting by a stub."""
 from __future__ import annotations
@@ -29,7 +29,7 @@ from app.store.secretbox import SecretBox
 from app.store.sso_state import SsoState
 from tests.redis_target import redis_url
 
-URL = redis_url(1)
+URL = redis_url(0)  # db 1 is the browser sign-in integration tests' server
 BOX = SecretBox(b"c" * 32)
 PUBLIC = "http://127.0.0.1:8080"
 ROLE = "arn:aws:iam::123456789012:role/team/dev"
