@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,34 +26,12 @@ import httpx
 import pytest
 
 from .conftest import REGION
-from .sso_env import PROVIDER, SsoEnv, exports, start
-from .test_sso_browser import CHROMIUM, FLAGS, shot
+from .sso_env import PROVIDER, SsoEnv, exports
+# the browser tests' world and browser (skipped, as they are, without playwright or /usr/bin/chromium)
+from .test_sso_browser import browser, env, page, shot  # noqa: F401
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoEnv]:
-    world = start(str(tmp_path_factory.mktemp("sso-login")))
-    yield world
-    world.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
@@ -124,6 +101,17 @@ def login(home: pathlib.Path, *args: str) -> Cli:
 
     threading.Thread(target=pump, daemon=True).start()
     return Cli(proc, opened, lines)
+
+
+def enter_user_code(cli: Cli, page: Any, env: SsoEnv, *, screenshots: bool = False) -> None:
+    """Type the code the CLI printed at /sso/device, as a person on another device would."""
+    user_code = cli.line(r"^\s+([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\s*$").group(1)
+    page.goto(f"{env.url}/sso/device")
+    if screenshots:
+        shot(page, "device-code-entry")
+    page.fill("#user_code", user_code.lower())
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_selector("text=Code accepted")
 
 
 def pick(page: Any, role_name: str) -> None:
@@ -233,12 +221,7 @@ def test_login_with_oidc_printing_export_lines(env: SsoEnv, page: Any, home: pat
 
 def test_login_without_a_browser_by_device_code(env: SsoEnv, page: Any, home: pathlib.Path) -> None:
     cli = login(home, "--profile", "headless", "--url", env.url, "--no-browser")
-    user_code = cli.line(r"^\s+([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\s*$").group(1)
-    page.goto(f"{env.url}/sso/device")  # on "another device"
-    shot(page, "device-code-entry")
-    page.fill("#user_code", user_code.lower())
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_selector("text=Code accepted")
+    enter_user_code(cli, page, env, screenshots=True)
     shot(page, "device-code-confirm")
     page.get_by_role("link", name="Continue to sign in").click()  # -> /sso/start: the sign-in choices
     page.get_by_role("link", name=re.compile("BrowserIdP")).click()
@@ -256,10 +239,7 @@ def test_login_without_a_browser_by_device_code(env: SsoEnv, page: Any, home: pa
 
 def test_device_code_denied_in_the_browser(env: SsoEnv, page: Any, home: pathlib.Path) -> None:
     cli = login(home, "--profile", "denied", "--url", env.url, "--no-browser")
-    user_code = cli.line(r"^\s+([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\s*$").group(1)
-    page.goto(f"{env.url}/sso/device")
-    page.fill("#user_code", user_code)
-    page.get_by_role("button", name="Continue").click()
+    enter_user_code(cli, page, env)
     page.get_by_role("button", name="Deny").click()
     page.wait_for_selector("text=Request denied")
     code, out, err = cli.finish()
