@@ -104,6 +104,8 @@ def browser_lines(settings: Settings, demo: object) -> str:
 Sign in with a browser (the demo IdPs sign you in at once), choose a role, get credentials:
   every way to sign in:        {url}/sso
 {body}
+  into a profile, from the terminal (then credential_process = tessera credential-process --profile dev):
+    tessera login --url {url} --profile dev
 """
 
 
