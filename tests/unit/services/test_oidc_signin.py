@@ -35,7 +35,6 @@ from tests.redis_target import redis_url
 
 URL = redis_url(2)
 ACCT = "123456789012"
-NOW = float(int(time.time()))
 BOX = SecretBox(b"w" * 32)
 ISSUER = "https://idp.example.test/realms/acme"
 PREFIX = "idp.example.test/realms/acme"
@@ -101,7 +100,7 @@ class World:
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def w(redis: aioredis.Redis) -> World:
-    clock = FixedClock(NOW)
+    clock = FixedClock(float(int(time.time())))  # now: replay marks expire in real (Redis) time
     iam = IamStore(redis, account=ACCT, box=BOX, clock=clock)
     await iam.create_oidc_provider(ISSUER, client_ids=["sts.amazonaws.com", "web-app"])
     await iam.create_oidc_provider(GITHUB, client_ids=["sts.amazonaws.com"])
@@ -121,7 +120,7 @@ async def test_the_response_and_the_session_keys(w: World) -> None:
     assert out["subject_from_web_identity_token"] == "alice"
     assert out["audience"] == "sts.amazonaws.com" and out["provider"] == PROVIDER
     assert out["assumed_role_user"].arn == f"arn:aws:sts::{ACCT}:assumed-role/Web/ci"
-    assert out["credentials"].expiration == NOW + 3600
+    assert out["credentials"].expiration == w.clock.time() + 3600
     assert out["packed_policy_size"] is None and out["source_identity"] is None
     session = await w.session(out)
     assert session.federated_provider == PROVIDER
@@ -242,7 +241,7 @@ async def test_source_identity_from_its_claim(w: World) -> None:
 
 async def test_durations(w: World) -> None:
     out = await w.assume(duration_seconds=7200)
-    assert out["credentials"].expiration == NOW + 7200  # may outlive the token, as on AWS
+    assert out["credentials"].expiration == w.clock.time() + 7200  # may outlive the token, as on AWS
     with pytest.raises(ValidationError) as exc:
         await w.assume(duration_seconds=7201)
     assert exc.value.message == OVER_MAX
@@ -325,7 +324,7 @@ async def test_one_time_use_when_the_provider_asks(w: World) -> None:
         await w.assume(token)
     assert exc.value.message == REPLAYED and exc.value.reason == "oidc_replay"
     [key] = [k async for k in w.redis.scan_iter("fed:once:oidc:*")]
-    assert (await w.redis.pexpiretime(key)) / 1000 == NOW + 600 + 300 + 1  # exp + skew + 1 s
+    assert (await w.redis.pexpiretime(key)) / 1000 == w.clock.time() + 600 + 300 + 1  # exp + skew + 1 s
     with pytest.raises(InvalidIdentityToken) as exc:
         await w.assume(w.token(claims={"jti": OMIT}))
     assert exc.value.reason == "oidc_jti_missing"
