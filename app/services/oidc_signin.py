@@ -134,6 +134,9 @@ class OidcFederation:
         """The provider of the token's issuer and the verified token (AWS's errors otherwise)."""
         if provider_id is not None:
             raise InvalidIdentityToken(PROVIDER_ID, reason="oidc_provider_id")
+        # A compact JWS never holds whitespace, so surrounding whitespace is no part of the token:
+        # token files written with `echo` end in a newline, and botocore sends the file raw.
+        token = token.strip(" \t\r\n")
         try:
             header = peek(token)
             record = await self._provider(header.issuer)

@@ -135,6 +135,15 @@ async def test_every_signing_algorithm(w: World, alg: str) -> None:
     assert (await w.assume(w.token(alg=alg)))["subject_from_web_identity_token"] == "demo-user"
 
 
+@pytest.mark.parametrize("around", ["\n", "\r\n", " ", "\t\n"])
+async def test_whitespace_around_the_token_is_no_part_of_it(w: World, around: str) -> None:
+    # a token file written with `echo` ends in a newline; botocore sends the file's text raw
+    assert (await w.assume(w.token() + around))["subject_from_web_identity_token"] == "demo-user"
+    with pytest.raises(InvalidIdentityToken):  # whitespace inside the token is still refused
+        token = w.token()
+        await w.assume(token[:20] + around + token[20:])
+
+
 async def test_azp_is_the_audience_and_aud_the_original(w: World) -> None:
     role = await w.role("Azp", trust(**{"StringEquals": {f"{PREFIX}:aud": "web-app",
                                                         f"{PREFIX}:oaud": "https://api.example.test"}}))
