@@ -87,7 +87,7 @@ def idp() -> FakeIdp:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(NOW)
+    return FixedClock(float(int(time.time())))  # per test: Redis expires entries in real time
 
 
 @pytest_asyncio.fixture(loop_scope="function")

@@ -35,6 +35,14 @@ from tests.redis_target import redis_url
 URL = redis_url(7)
 ACCT = "123456789012"
 NOW = float(int(time.time()))
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW is the start of each test, not of the module's import: replay marks expire in real
+    (Redis) time, and a long suite run would otherwise leave the fixed clock minutes behind."""
+    global NOW
+    NOW = float(int(time.time()))
 BOX = SecretBox(b"q" * 32)
 ACS = "https://tessera.test/saml"
 PROVIDER = f"arn:aws:iam::{ACCT}:saml-provider/Demo"
