@@ -13,8 +13,16 @@ _WHITESPACE = b" \t\r\n"
 
 def strict_b64decode(data: str | bytes) -> bytes | None:
     """The decoded bytes, or None if `data` is not strict base64."""
-    raw = data.encode("ascii", "replace") if isinstance(data, str) else data
-    raw = raw.translate(None, _WHITESPACE)
+    if isinstance(data, str) and not data.isascii():  # isascii is O(1) on str
+        return None
+    decoded = _decode(data)  # strict mode refuses whitespace: unwrapped text needs no copy
+    if decoded is not None:
+        return decoded
+    raw = data.encode("ascii") if isinstance(data, str) else data
+    return _decode(raw.translate(None, _WHITESPACE))
+
+
+def _decode(raw: str | bytes) -> bytes | None:
     if not raw or len(raw) % 4:
         return None
     try:

@@ -9,20 +9,22 @@ a certificate or key carried in the message plays no part), with its reference t
 restricted to the same allow-list (defence in depth). Any failure is a refusal.
 
 Why python-xmlsec and not signxml for this. Measured with `python tests/bench/bench_saml.py
---n 3000` on this 2-core machine (shared, loaded), one ~7.2 KB response signed on its
-assertion (RSA-SHA256, 2048-bit key), median µs per call:
-    bare xmlsec verify (b64 decode, lxml parse, add_ids, verify)     221
-    bare signxml XMLVerifier().verify(x509_cert=..., expect_references=1)  491
-    validate_saml_response (everything, xmlsec inside)               373  (1.69x bare xmlsec)
-signxml alone costs more than all of validate_saml_response built on xmlsec, so signxml
-could never meet "validation within 1.3x of the bare verify": with it the checks would be
-on top of 491. signxml also skips (rather than refuses) unknown transforms and searches the
-document for "the" signature, whereas here shape.py fixes the signature and the element it
-must cover before any cryptography. The ~150 µs over the bare xmlsec verify are ours
-(`bench_saml.py --steps` times each step inside the pipeline): strict base64 +6, parser caps
-+14, shape/XSW checks 15, SignedInfo allow-list 12, reading and checking the assertion 40
-(15 attribute values, 6 instants), Response checks 10, the rest cache misses after the RSA
-verify. The 1.3x target is not met: every one of those checks is a refusal rule above.
+--n 2000` on this 2-core machine (shared: load average 3-4), one ~7.2 KB response signed on
+its assertion (RSA-SHA256, 2048-bit key), median µs per call, three runs:
+    bare xmlsec verify (b64 decode, lxml parse, add_ids, verify), key from the certificate  203-214
+    the same, key from the certificate's public key alone (as trust.py loads it)           165-178
+    bare signxml XMLVerifier().verify(x509_cert=..., expect_references=1)                  460-521
+    validate_saml_response (everything, xmlsec inside)                                     217-230
+signxml alone costs twice all of validate_saml_response built on xmlsec, so signxml could
+never meet "validation within 1.3x of the bare verify". signxml also skips (rather than
+refuses) unknown transforms and searches the document for "the" signature, whereas here
+shape.py fixes the signature and the element it must cover before any cryptography.
+Validation is 1.06-1.09x the bare verify with a certificate key (it was 1.6x: most of that
+gap was libxmlsec duplicating the key with its certificate on every `ctx.key =`, ~30 µs and
+more with cold caches, hence the bare public key in trust.py) and 1.28-1.36x one given the
+same bare public key. Those ~50 µs are the checks (`bench_saml.py --steps`, timed in place):
+reading and checking the assertion 28 (15 attribute values, 6 instants), XSW shape checks
+12 (ID uniqueness is one XPath), SignedInfo allow-list 7, parser caps ~5, Response checks 5.
 Decryption is done with `cryptography` instead (decrypt.py) to keep every algorithm choice
 explicit (RSA-OAEP only, its digest/MGF allow-listed).
 """
@@ -69,30 +71,34 @@ _REFERENCE_TRANSFORMS = (_C.TransformEnveloped, _C.TransformExclC14N, _C.Transfo
 xmlsec.cleanup_callbacks()
 
 
-def _elements(node: Any) -> list[Any]:
-    return [c for c in node if isinstance(c.tag, str)]
-
-
 def _algorithm(node: Any) -> str:
     return str(node.get("Algorithm") or "")
+
+
+# Children are taken as they are (list(node)): a comment or processing instruction has a
+# non-string tag, so it fails every comparison below (shape.py refused them already).
+_SIGNATURE_FORMS = ([_SIGNED_INFO, _SIGNATURE_VALUE], [_SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO])
+_SIGNED_INFO_FORM = [_C14N_METHOD, _SIGNATURE_METHOD, _REFERENCE]
+_PLAIN_REFERENCE = [_DIGEST_METHOD, _DIGEST_VALUE]
+_TRANSFORMED_REFERENCE = [_TRANSFORMS, _DIGEST_METHOD, _DIGEST_VALUE]
 
 
 def check_signed_info(signature: Any, signed: Any) -> str:
     """Refuse anything but the one shape of signature accepted; return the key type the
     signature method needs ("rsa" or "ec")."""
-    parts = _elements(signature)
-    tags = [p.tag for p in parts]
-    if tags not in ([_SIGNED_INFO, _SIGNATURE_VALUE], [_SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO]):
+    parts = list(signature)
+    if [p.tag for p in parts] not in _SIGNATURE_FORMS:
         raise detail("saml_signature_invalid", "unexpected Signature content")
-    info = _elements(parts[0])
-    if [p.tag for p in info] != [_C14N_METHOD, _SIGNATURE_METHOD, _REFERENCE]:
+    info = list(parts[0])
+    if [p.tag for p in info] != _SIGNED_INFO_FORM:
         raise detail("saml_signature_invalid", "SignedInfo must hold one Reference")
     c14n, method, reference = info
-    if _algorithm(c14n) not in CANONICALIZATIONS:
-        raise detail("saml_transform", f"canonicalization {algorithm_name(_algorithm(c14n))} is not allowed")
-    _only_inclusive_namespaces(c14n, _algorithm(c14n) == EXC_C14N)
+    c14n_algorithm = _algorithm(c14n)
+    if c14n_algorithm not in CANONICALIZATIONS:
+        raise detail("saml_transform", f"canonicalization {algorithm_name(c14n_algorithm)} is not allowed")
+    _only_inclusive_namespaces(c14n, c14n_algorithm == EXC_C14N)
     kind = SIGNATURE_METHODS.get(_algorithm(method))
-    if kind is None or _elements(method):
+    if kind is None or len(method):
         raise detail("saml_weak_algorithm", f"signature method {algorithm_name(_algorithm(method))} is not allowed")
     own_id = signed.get("ID")
     if not own_id or reference.get("URI") != "#" + own_id:
@@ -104,12 +110,12 @@ def check_signed_info(signature: Any, signed: Any) -> str:
 
 
 def _check_reference(reference: Any) -> None:
-    parts = _elements(reference)
+    parts = list(reference)
     tags = [p.tag for p in parts]
-    if tags == [_DIGEST_METHOD, _DIGEST_VALUE]:
+    if tags == _PLAIN_REFERENCE:
         transforms: list[Any] = []
-    elif tags == [_TRANSFORMS, _DIGEST_METHOD, _DIGEST_VALUE]:
-        transforms = _elements(parts[0])
+    elif tags == _TRANSFORMED_REFERENCE:
+        transforms = list(parts[0])
         parts = parts[1:]
     else:
         raise detail("saml_signature_invalid", "unexpected Reference content")
@@ -121,14 +127,15 @@ def _check_reference(reference: Any) -> None:
         seen.add(algorithm)
         _only_inclusive_namespaces(t, algorithm == EXC_C14N)
     digest = _algorithm(parts[0])
-    if digest not in DIGEST_METHODS or _elements(parts[0]):
+    if digest not in DIGEST_METHODS or len(parts[0]):
         raise detail("saml_weak_algorithm", f"digest method {algorithm_name(digest)} is not allowed")
 
 
 def _only_inclusive_namespaces(node: Any, allowed: bool) -> None:
-    children = _elements(node)
-    if children and (not allowed or len(children) > 1 or children[0].tag != _INCLUSIVE_NAMESPACES
-                     or _elements(children[0])):
+    if not len(node):
+        return
+    children = list(node)
+    if not allowed or len(children) > 1 or children[0].tag != _INCLUSIVE_NAMESPACES or len(children[0]):
         raise SamlRejected("saml_transform")
 
 

@@ -28,8 +28,9 @@ class SamlTrustError(ValueError):
 @dataclass(frozen=True, slots=True)
 class SigningCertificate:
     """One registered signing certificate: `key` is the xmlsec verification key made from
-    it, `der` its DER bytes (to recognise it in KeyInfo, as an ordering hint only), `kind`
-    "rsa" or "ec"."""
+    its public key alone (the certificate's other fields play no part in verifying), `der`
+    its DER bytes (to recognise it in KeyInfo, as an ordering hint only), `kind` "rsa" or
+    "ec"."""
 
     key: Any
     der: bytes
@@ -82,8 +83,9 @@ def load_certificate(text: str | bytes, position: int = 1) -> SigningCertificate
     else:
         raise SamlTrustError(f"signing certificate {position} has neither an RSA nor an EC key")
     der = cert.public_bytes(serialization.Encoding.DER)
-    try:
-        key = xmlsec.Key.from_memory(der, xmlsec.constants.KeyDataFormatCertDer)
+    spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:  # the bare public key: xmlsec copies `ctx.key` per verify, a certificate with it (~30 µs)
+        key = xmlsec.Key.from_memory(spki, xmlsec.constants.KeyDataFormatDer)
     except xmlsec.Error:
         raise SamlTrustError(f"signing certificate {position} cannot be used for verification") from None
     return SigningCertificate(key, der, kind, hashlib.sha256(der).hexdigest())
