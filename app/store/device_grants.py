@@ -10,7 +10,10 @@ rules). Redis side only.
     sso:devref:R     H, under a keyed hash of the reference the browser carries through sign-in
     sso:devtry:S     failed or counted attempts of one client (S = keyed hash of its address)
 
-Every value that could be replayed or opens something is sealed or hashed under the master key:
+Every write to `sso:dev:H` after its creation is a compare-and-set on `st` (app.store.redis_ops),
+so it happens only while the grant exists (never leaving a key without its expiry) and in the
+state it was read in. Every value that could be replayed or opens something is sealed or hashed
+under the master key:
 reading Redis gives no device code, user code or credentials. A Redis failure raises
 ServiceUnavailable.
 """
@@ -88,13 +91,13 @@ class DeviceGrants:
         ttl = await guard(self._r.pttl(key))
         if ttl is None or int(ttl) <= 0:
             return
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hset(key, "v", self._box.seal(verifier, aad=f"{key}/v"))
-        pipe.set(Keys.device_reference(self._h("ref", reference)), grant.key_hash, px=int(ttl))
-        await guard(pipe.execute())
+        await guard(self._r.set(Keys.device_reference(self._h("ref", reference)), grant.key_hash, px=int(ttl)))
+        await self._transition(key, "pending", {"v": self._box.seal(verifier, aad=f"{key}/v")})
 
     async def polled(self, grant: DeviceGrant, now_ms: int, interval: int) -> None:
-        await guard(self._r.hset(Keys.device_grant(grant.key_hash), mapping={"lp": now_ms, "iv": interval}))
+        # only while the grant exists (a bare HSET after its expiry would leave a key with no TTL)
+        await self._transition(Keys.device_grant(grant.key_hash), grant.state,
+                               {"lp": str(now_ms), "iv": str(interval)})
 
     async def set_state(self, grant: DeviceGrant, state: str, *, expect: str) -> bool:
         """Move the grant from `expect` to `state`; False when it was not in `expect` any more."""
