@@ -15,7 +15,7 @@
 The JSON endpoints read a small form-encoded body (OAuth style), answer JSON with
 `Cache-Control: no-store`, and errors as `{"error", "error_description"}` (RFC 6749 §5.2,
 RFC 8628 §3.5 codes). Hostile input gets a 4xx, never a 5xx; a Redis failure is a 503. Every
-exit is an audit event (event source `sso`) with its precise reason, without secrets.
+exit is an audit event (event source `sso.tessera`) with its precise reason, without secrets.
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ from app.sso.refresh import GrantStore, RefreshRefused, SignInMinter, exchange, 
 from app.wire.query import Outcome, as_aws_error, lower_headers, read_body, request_meta
 
 MAX_FORM = 4096
+SOURCE = "sso.tessera"  # the audit events' source, as the browser pages' (app.sso.audit)
 CSRF_COOKIE = "tessera_device_csrf"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _GRANT_MESSAGES = {
@@ -118,20 +119,20 @@ class _Exchange:
         return self.meta.source_ip or "unknown"
 
     def ok(self, body: dict[str, Any], audit: dict[str, Any]) -> JSONResponse:
-        self.deps.recorder.record(Outcome(self.rid, "sso", self.action, 200, self.started, self.meta, None,
+        self.deps.recorder.record(Outcome(self.rid, SOURCE, self.action, 200, self.started, self.meta, None,
                                           None, audit, None))
         return JSONResponse(body, headers={**_NO_STORE, "x-amzn-RequestId": self.rid})
 
     def error(self, error: str, description: str, reason: str, status: int = 400) -> JSONResponse:
         exc = Refused(description, reason=reason)
-        self.deps.recorder.record(Outcome(self.rid, "sso", self.action, status, self.started, self.meta, None,
+        self.deps.recorder.record(Outcome(self.rid, SOURCE, self.action, status, self.started, self.meta, None,
                                           None, None, exc))
         return JSONResponse({"error": error, "error_description": description}, status_code=status,
                             headers={**_NO_STORE, "x-amzn-RequestId": self.rid})
 
     def failure(self, failure: Exception) -> JSONResponse:
         exc = as_aws_error(failure, self.rid, self.action)
-        self.deps.recorder.record(Outcome(self.rid, "sso", self.action, exc.status, self.started, self.meta, None,
+        self.deps.recorder.record(Outcome(self.rid, SOURCE, self.action, exc.status, self.started, self.meta, None,
                                           None, None, exc))
         if exc.status == 503:
             error = "temporarily_unavailable"
@@ -228,7 +229,7 @@ def _audit_page(deps: CliDeps, request: Request, action: str, status: int, reaso
                 message: str = "") -> None:
     ex = _Exchange(deps, request, action)
     exc = Refused(message, reason=reason) if reason else None
-    deps.recorder.record(Outcome(ex.rid, "sso", action, status, ex.started, ex.meta, None, None, None, exc))
+    deps.recorder.record(Outcome(ex.rid, SOURCE, action, status, ex.started, ex.meta, None, None, None, exc))
 
 
 async def _device_form(deps: CliDeps, request: Request) -> Response:
