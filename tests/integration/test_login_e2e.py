@@ -163,6 +163,11 @@ def test_login_through_the_browser_to_a_profile_and_credential_process(env: SsoE
     assert arn2 == arn and akid2 == akid  # an hour left: the cached credentials, no renewal
     assert json.loads(cache.read_text())["refresh_token"] == saved["refresh_token"]
 
+    page.goto(f"{env.url}/sso/logout")  # signing out in the browser ends renewals too
+    with httpx.Client(base_url=env.url, timeout=10) as http:
+        ended = http.post("/sso/cli/refresh", data={"refresh_token": saved["refresh_token"]})
+    assert ended.status_code == 400 and "sign-in has ended" in ended.json()["error_description"]
+
 
 def test_credential_process_renews_a_short_session_without_a_browser(env: SsoEnv, page: Any, home: pathlib.Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
