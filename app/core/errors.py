@@ -130,6 +130,32 @@ class InvalidInput(AwsError):
     code = "InvalidInput"
 
 
+# ---- signing certificates and SSH public keys ----
+class MalformedCertificate(AwsError):
+    code = "MalformedCertificate"
+
+
+class InvalidCertificate(AwsError):
+    code = "InvalidCertificate"
+
+
+class DuplicateCertificate(AwsError):
+    code = "DuplicateCertificate"
+    status = 409
+
+
+class InvalidPublicKey(AwsError):
+    code = "InvalidPublicKey"
+
+
+class DuplicateSSHPublicKey(AwsError):
+    code = "DuplicateSSHPublicKey"
+
+
+class UnrecognizedPublicKeyEncoding(AwsError):
+    code = "UnrecognizedPublicKeyEncoding"
+
+
 class MalformedPolicyDocument(AwsError):
     code = "MalformedPolicyDocument"
 

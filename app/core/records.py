@@ -115,6 +115,30 @@ class AccessKey:
 
 
 @dataclass(frozen=True, slots=True)
+class SigningCertificate:
+    """An X.509 signing certificate of an IAM user (or of the root: user_name "")."""
+
+    user_name: str
+    certificate_id: str
+    certificate_body: str
+    status: str  # Active | Inactive
+    upload_date: float
+
+
+@dataclass(frozen=True, slots=True)
+class SshPublicKey:
+    """An SSH public key of an IAM user. `ssh_public_key_body` in the encoding asked for (the
+    list operation leaves body and fingerprint out)."""
+
+    user_name: str
+    ssh_public_key_id: str
+    fingerprint: str
+    ssh_public_key_body: str
+    status: str  # Active | Inactive
+    upload_date: float
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """Temporary credentials and what they stand for, as stored in Redis.
 

@@ -19,8 +19,10 @@ from app.store.iam_policies import PoliciesMixin
 from app.store.iam_reads import ReadsMixin
 from app.store.iam_roles import RolesMixin
 from app.store.iam_saml import SamlMixin
+from app.store.iam_signing import SigningMixin
 
 
 class IamStore(GroupsMixin, RolesMixin, PoliciesMixin, AttachmentsMixin, InlineMixin,
-               AccessKeysMixin, MfaMixin, SamlMixin, OidcMixin, ReadsMixin, DetailsMixin):
+               AccessKeysMixin, MfaMixin, SamlMixin, OidcMixin, ReadsMixin, DetailsMixin,
+               SigningMixin):
     """`IamStore(redis, account=..., box=SecretBox(...), clock=Clock(), rng=None)`."""

@@ -13,6 +13,7 @@ from app.store.iam_codec import dumps, user_from_json, user_to_json
 from app.store.iam_entities import EntitiesMixin, not_found
 
 MAX_USERS = 5000
+SET_SUFFIXES = (":aks", ":mfa", ":att", ":grp")  # the others are hashes
 
 
 class UsersMixin(EntitiesMixin):
@@ -69,7 +70,8 @@ class UsersMixin(EntitiesMixin):
         def subs(lname: str) -> list[str]:
             return [k.inline("user", lname), k.inline_sizes("user", lname),
                     k.attached("user", lname), k.user_groups(lname), k.user_access_keys(lname),
-                    k.user_mfa_devices(lname)]
+                    k.user_mfa_devices(lname),
+                    k.user_signing_certs(lname), k.user_ssh_keys(lname)]
 
         subkeys = subs(old)
 
@@ -121,15 +123,18 @@ class UsersMixin(EntitiesMixin):
         k = self._k
         key = k.entity("user", lname)
         subkeys = [k.user_access_keys(lname), k.user_mfa_devices(lname), k.inline("user", lname),
-                   k.attached("user", lname), k.user_groups(lname)]
+                   k.attached("user", lname), k.user_groups(lname), k.user_signing_certs(lname),
+                   k.user_ssh_keys(lname)]
         conflicts = ["Cannot delete entity, must delete access keys first.",
                      "Cannot delete entity, must remove MFA device first.",
                      "Cannot delete entity, must delete policies first.",
                      "Cannot delete entity, must detach all policies first.",
-                     "Cannot delete entity, must remove user from all groups first."]
+                     "Cannot delete entity, must remove user from all groups first.",
+                     "Cannot delete entity, must delete certificates first.",
+                     "Cannot delete entity, must remove referenced objects first."]
 
         async def body(pipe: Any) -> None:
-            raw, *sizes = await self._read(("get", key), *[("scard", s) if "inl" not in s
+            raw, *sizes = await self._read(("get", key), *[("scard", s) if s.endswith(SET_SUFFIXES)
                                                            else ("hlen", s) for s in subkeys])
             if raw is None:
                 raise not_found("user", name)

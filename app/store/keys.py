@@ -43,6 +43,11 @@ case-insensitively, the record keeps the original case):
     T:idx:awspolicy     SET of the `aws/PATH/NAME` ever attached or used as a boundary
     T:ak:ID             HASH access key (secret sealed)   T:ak:ID:used HASH last used
     T:rootaks           SET of the root's access key ids
+    T:user:l:crt        HASH X.509 signing certificate id -> JSON (body, status, upload date,
+                        SHA-256 of the DER)   T:rootcrt  the same HASH for the root's certificates
+    T:crtsha            HASH SHA-256 of a certificate's DER -> its id (one upload per account)
+    T:user:l:ssh        HASH SSH public key id -> JSON (body as uploaded, both encodings,
+                        fingerprint, status, upload date)
     T:mfa:l             HASH virtual MFA device: seed sealed under its serial number, `u` the
                         assigned user's name  T:idx:mfa     ZSET (score 0) of device l
     T:mfa:l:step        last TOTP step used with the device (replay guard; written by sign-ins
@@ -199,6 +204,19 @@ class Keys:
 
     def root_access_keys(self) -> str:
         return f"{self.tag}:rootaks"
+
+    # ---- signing certificates and SSH public keys (app.store.iam_signing) ----
+    def user_signing_certs(self, lname: str) -> str:
+        return f"{self.tag}:user:{lname}:crt"
+
+    def root_signing_certs(self) -> str:
+        return f"{self.tag}:rootcrt"
+
+    def signing_cert_digests(self) -> str:
+        return f"{self.tag}:crtsha"
+
+    def user_ssh_keys(self, lname: str) -> str:
+        return f"{self.tag}:user:{lname}:ssh"
 
     # ---- virtual MFA devices (names unique case-insensitively across the account) ----
     def mfa_device(self, lname: str) -> str:

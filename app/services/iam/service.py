@@ -9,9 +9,10 @@ from app.services.iam.inline import InlineService
 from app.services.iam.mfa import MfaService
 from app.services.iam.oidc_providers import OidcProvidersService
 from app.services.iam.saml_providers import SamlProvidersService
+from app.services.iam.signing import SigningService
 from app.services.iam.simulation import SimulationService
 
 
-class IamService(InlineService, AttachmentsService, MfaService, AccessKeysService, AccountService,
+class IamService(SigningService, InlineService, AttachmentsService, MfaService, AccessKeysService, AccountService,
                  SimulationService, SamlProvidersService, OidcProvidersService):
     """`IamService(store: IamStore, authz: Authorizer, *, account: str, clock: Clock)`."""
