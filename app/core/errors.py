@@ -168,6 +168,19 @@ class UnmodifiableEntity(AwsError):
     code = "UnmodifiableEntity"
 
 
+class PasswordPolicyViolation(AwsError):
+    code = "PasswordPolicyViolation"
+
+
+class EntityTemporarilyUnmodifiable(AwsError):
+    code = "EntityTemporarilyUnmodifiable"
+    status = 409
+
+
+class InvalidUserType(AwsError):
+    code = "InvalidUserType"
+
+
 class InvalidAuthenticationCode(AwsError):
     code = "InvalidAuthenticationCode"
     status = 403

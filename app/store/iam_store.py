@@ -13,6 +13,7 @@ from app.store.iam_attachments import AttachmentsMixin
 from app.store.iam_details import DetailsMixin
 from app.store.iam_groups import GroupsMixin
 from app.store.iam_inline import InlineMixin
+from app.store.iam_login_profiles import LoginProfilesMixin
 from app.store.iam_mfa import MfaMixin
 from app.store.iam_oidc import OidcMixin
 from app.store.iam_policies import PoliciesMixin
@@ -23,6 +24,6 @@ from app.store.iam_signing import SigningMixin
 
 
 class IamStore(GroupsMixin, RolesMixin, PoliciesMixin, AttachmentsMixin, InlineMixin,
-               AccessKeysMixin, MfaMixin, SamlMixin, OidcMixin, ReadsMixin, DetailsMixin,
+               AccessKeysMixin, MfaMixin, LoginProfilesMixin, SamlMixin, OidcMixin, ReadsMixin, DetailsMixin,
                SigningMixin):
     """`IamStore(redis, account=..., box=SecretBox(...), clock=Clock(), rng=None)`."""

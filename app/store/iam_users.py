@@ -70,7 +70,7 @@ class UsersMixin(EntitiesMixin):
         def subs(lname: str) -> list[str]:
             return [k.inline("user", lname), k.inline_sizes("user", lname),
                     k.attached("user", lname), k.user_groups(lname), k.user_access_keys(lname),
-                    k.user_mfa_devices(lname),
+                    k.user_mfa_devices(lname), k.user_login_profile(lname),
                     k.user_signing_certs(lname), k.user_ssh_keys(lname)]
 
         subkeys = subs(old)
@@ -122,10 +122,12 @@ class UsersMixin(EntitiesMixin):
         lname = name.lower()
         k = self._k
         key = k.entity("user", lname)
-        subkeys = [k.user_access_keys(lname), k.user_mfa_devices(lname), k.inline("user", lname),
+        subkeys = [k.user_login_profile(lname), k.user_access_keys(lname),
+                   k.user_mfa_devices(lname), k.inline("user", lname),
                    k.attached("user", lname), k.user_groups(lname), k.user_signing_certs(lname),
                    k.user_ssh_keys(lname)]
-        conflicts = ["Cannot delete entity, must delete access keys first.",
+        conflicts = ["Cannot delete entity, must delete login profile first.",
+                     "Cannot delete entity, must delete access keys first.",
                      "Cannot delete entity, must remove MFA device first.",
                      "Cannot delete entity, must delete policies first.",
                      "Cannot delete entity, must detach all policies first.",

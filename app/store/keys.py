@@ -43,6 +43,8 @@ case-insensitively, the record keeps the original case):
     T:idx:awspolicy     SET of the `aws/PATH/NAME` ever attached or used as a boundary
     T:ak:ID             HASH access key (secret sealed)   T:ak:ID:used HASH last used
     T:rootaks           SET of the root's access key ids
+    T:user:l:login      HASH login profile: argon2id hashes only (app.store.iam_login_profiles)
+    T:pwpolicy          JSON account password policy
     T:user:l:crt        HASH X.509 signing certificate id -> JSON (body, status, upload date,
                         SHA-256 of the DER)   T:rootcrt  the same HASH for the root's certificates
     T:crtsha            HASH SHA-256 of a certificate's DER -> its id (one upload per account)
@@ -87,6 +89,11 @@ class Keys:
         """`subject`: a device's serial number, or `user:ID` for a user's attempts on
         devices that are not theirs (app.store.mfa_attempts)."""
         return f"mfa:try:{subject}"
+
+    @staticmethod
+    def password_attempts(subject: str) -> str:
+        """Failed ChangePassword old-password checks of one user (`subject`: its user id)."""
+        return f"pw:try:{subject}"
 
     # ---- one-time use of federation assertions / tokens (not IAM state) ----
     @staticmethod
@@ -227,6 +234,13 @@ class Keys:
 
     def user_mfa_devices(self, lname: str) -> str:
         return f"{self.tag}:user:{lname}:mfa"
+
+    # ---- login profiles and the account password policy ----
+    def user_login_profile(self, lname: str) -> str:
+        return f"{self.tag}:user:{lname}:login"
+
+    def password_policy(self) -> str:
+        return f"{self.tag}:pwpolicy"
 
     # ---- SAML identity providers (names unique case-insensitively) ----
     def saml_provider(self, lname: str) -> str:

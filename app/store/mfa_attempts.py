@@ -15,6 +15,7 @@ with ServiceUnavailable (503) like every other store call.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from app.store.keys import Keys
@@ -24,15 +25,18 @@ WINDOW = 600
 
 
 class MfaAttempts:
-    def __init__(self, redis: Any, *, limit: int = LIMIT, window: int = WINDOW) -> None:
+    def __init__(self, redis: Any, *, limit: int = LIMIT, window: int = WINDOW,
+                 key: Callable[[str], str] = Keys.mfa_attempts) -> None:
+        """`key`: the Redis key of a subject (ChangePassword counts under its own)."""
         self._r = redis
+        self._key = key
         self._limit = limit
         self._window = window
 
     async def attempt(self, subject: str) -> bool:
         """Count one attempt for `subject` (the window starts at its first attempt); False when
         the window's attempts are used up (then the code must not even be checked)."""
-        key = Keys.mfa_attempts(subject)
+        key = self._key(subject)
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.set(key, 0, ex=self._window, nx=True)  # Redis 6.2 has no EXPIRE NX
             pipe.incr(key)
@@ -41,4 +45,4 @@ class MfaAttempts:
 
     async def succeeded(self, subject: str) -> None:
         """Take back the attempt of a good code: only failures use up the window."""
-        await self._r.decr(Keys.mfa_attempts(subject))
+        await self._r.decr(self._key(subject))

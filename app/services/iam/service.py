@@ -6,6 +6,7 @@ from app.services.iam.access_keys import AccessKeysService
 from app.services.iam.account import AccountService
 from app.services.iam.attachments import AttachmentsService
 from app.services.iam.inline import InlineService
+from app.services.iam.login_profiles import LoginProfilesService
 from app.services.iam.mfa import MfaService
 from app.services.iam.oidc_providers import OidcProvidersService
 from app.services.iam.saml_providers import SamlProvidersService
@@ -13,6 +14,6 @@ from app.services.iam.signing import SigningService
 from app.services.iam.simulation import SimulationService
 
 
-class IamService(SigningService, InlineService, AttachmentsService, MfaService, AccessKeysService, AccountService,
+class IamService(SigningService, InlineService, AttachmentsService, MfaService, AccessKeysService, LoginProfilesService, AccountService,
                  SimulationService, SamlProvidersService, OidcProvidersService):
     """`IamService(store: IamStore, authz: Authorizer, *, account: str, clock: Clock)`."""
