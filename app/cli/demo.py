@@ -1,4 +1,4 @@
-"""The demo account `tessera dev` seeds: an admin user with a key and a role to assume, and,
+"""The demo account `tessera dev` seeds: an admin user with a key, a role to assume and an account alias, and,
 when the repository's `idp_fixtures/` is there, the demo SAML IdP registered as a provider
 with a role that trusts it (the metadata is read as data: `app` never imports idp_fixtures),
 and the demo OpenID issuer (idp_fixtures/oidc, run as a process of its own on a free loopback
@@ -20,6 +20,7 @@ OIDC_SERVER = REPOSITORY / "idp_fixtures" / "oidc" / "server.py"
 SAML_WEB = REPOSITORY / "idp_fixtures" / "saml" / "web.py"
 SAML_SSO_URL = "https://idp.tessera.test/saml/sso"  # the demo metadata's SingleSignOnService
 OIDC_CLIENT_ID = "tessera-demo"  # the demo issuer's default audience
+ACCOUNT_ALIAS = "tessera-demo"  # the demo account's alias (CreateAccountAlias), shown on the sign-in pages
 
 ADMIN_POLICY = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}]},
@@ -169,6 +170,7 @@ async def seed(container: Any, oidc_issuer_url: str | None = None, saml_idp_url:
         )
     )["role"]
     await iam.put_role_policy(call, role_name="demo", policy_name="ReadOnly", policy_document=READ_ONLY_POLICY)
+    await iam.create_account_alias(call, account_alias=ACCOUNT_ALIAS)
     provider_arn, saml_role_arn = await seed_saml(container, call, saml_idp_url)
     oidc_role_arn = await seed_oidc(container, call, oidc_issuer_url) if oidc_issuer_url else None
     return Demo(key.access_key_id, key.secret_access_key, role.arn, provider_arn, saml_role_arn,

@@ -52,7 +52,7 @@ async def _serve(settings: Settings) -> None:
             lifespan="on"
         )
         server = uvicorn.Server(config)
-        print(banner(settings, root, demo), flush=True)
+        print(banner(settings, root, demo, await container.iam_store.account_alias()), flush=True)
         await server.serve()
     finally:
         for process in (issuer, saml_idp):
@@ -61,14 +61,16 @@ async def _serve(settings: Settings) -> None:
                 process[0].wait(5)
 
 
-def banner(settings: Settings, root: tuple[str, str], demo: object) -> str:
+def banner(settings: Settings, root: tuple[str, str], demo: object, alias: str | None = None) -> str:
+    """`alias`: the account alias (CreateAccountAlias) as the store holds it, shown when there is one."""
     url = settings.public_url
+    account = f"{settings.account_id}  ({alias})" if alias else settings.account_id
     akid, secret = getattr(demo, "admin_access_key_id"), getattr(demo, "admin_secret_access_key")
     role_arn = getattr(demo, "role_arn")
     return f"""
 Tessera dev server (embedded store; everything vanishes when it stops)
   endpoint      {url}
-  account       {settings.account_id}
+  account       {account}
   root key      {root[0]}  /  {root[1]}
   admin user    {akid}  /  {secret}
   demo role     {role_arn}

@@ -61,6 +61,10 @@ def group(account: str, path: str, name: str) -> str:
     return iam(account, f"group{path}{name}")
 
 
+def instance_profile(account: str, path: str, name: str) -> str:
+    return iam(account, f"instance-profile{path}{name}")
+
+
 def policy(account: str, path: str, name: str) -> str:
     return iam(account, f"policy{path}{name}")
 

@@ -314,6 +314,19 @@ class GroupDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceProfile:
+    """An IAM instance profile with the role it holds (at most one), as AWS shows it."""
+
+    instance_profile_name: str
+    instance_profile_id: str
+    path: str
+    arn: str
+    create_date: float
+    roles: tuple[Role, ...] = ()
+    tags: tuple[Tag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RoleDetail:
     role_name: str
     role_id: str
@@ -321,7 +334,7 @@ class RoleDetail:
     arn: str
     create_date: float
     assume_role_policy_document: str
-    instance_profile_list: tuple[()] = ()
+    instance_profile_list: tuple[InstanceProfile, ...] = ()
     role_policy_list: tuple[InlinePolicy, ...] = ()
     attached_managed_policies: tuple[AttachedPolicy, ...] = ()
     permissions_boundary: AttachedPermissionsBoundary | None = None

@@ -124,10 +124,12 @@ class Providers(Protocol):
 
 
 class RoleLister(Protocol):
-    """app.store.iam_store.IamStore's role listing."""
+    """app.store.iam_store.IamStore's role listing and account alias."""
 
     async def list_roles(self, path_prefix: str = "/", after: str | None = None,
                          limit: int = 100) -> tuple[list[Role], bool]: ...
+
+    async def account_alias(self) -> str | None: ...
 
 
 class SignInStore(Protocol):
@@ -153,6 +155,10 @@ class SsoService:
         self._store = store
         self._account = account
         self._clock = clock
+
+    async def account_alias(self) -> str | None:
+        """The account's alias (CreateAccountAlias), which the sign-in pages show; None when none."""
+        return await self._roles.account_alias()
 
     # ---- the sign-in record ----
     async def create(self, signin: FederatedSignIn, *, provider: str, who: str,

@@ -252,9 +252,11 @@ class SsoPages:
         try:
             _, signin = await self._signin(request)
             choices = await self.d.login.choices()
+            alias = await self.d.sso.account_alias()
         except Exception as failure:  # noqa: BLE001
             return self._refused(request, "SignInChoices", failure)
-        return pages.render("signin.html", {"signin": signin, "choices": choices, "public_url": self.d.public_url})
+        return pages.render("signin.html", {"signin": signin, "choices": choices, "public_url": self.d.public_url,
+                                            "account_alias": alias})
 
     async def roles(self, request: Request) -> Response:
         """GET /sso/roles: the role picker."""
@@ -264,11 +266,12 @@ class SsoPages:
                 return self._not_signed_in(request, "ListRoles")
             meta, _ = self._meta(request)
             choices = await self.d.sso.roles(Call(None, meta), signin)
+            alias = await self.d.sso.account_alias()
         except Exception as failure:  # noqa: BLE001
             return self._refused(request, "ListRoles", failure, title="Roles unavailable")
-        return self._picker(signin, choices)
+        return self._picker(signin, choices, alias)
 
-    def _picker(self, signin: SignIn, choices: Any) -> Response:
+    def _picker(self, signin: SignIn, choices: Any, alias: str | None = None) -> Response:
         now = self.d.clock.time()
         iso, text, relative = picker.when(signin.expires_at, now)
         provider_label = signin.provider
@@ -276,7 +279,8 @@ class SsoPages:
         return pages.render("picker.html", {
             "signin": signin, "groups": picker.groups(choices), "provider_label": provider_label,
             "protocol": "SAML" if signin.kind == "saml" else "OpenID Connect", "expires_iso": iso,
-            "expires_text": text, "expires_in": relative, "public_url": self.d.public_url}, form_targets=targets)
+            "expires_text": text, "expires_in": relative, "public_url": self.d.public_url,
+            "account_alias": alias}, form_targets=targets)
 
     async def choose(self, request: Request) -> Response:
         """POST /sso/roles: mint credentials for the chosen role."""

@@ -22,7 +22,7 @@ from app.store.iam_codec import (
     version_from_json,
     version_number,
 )
-from app.store.iam_entities import EntitiesMixin
+from app.store.iam_instance_profiles import InstanceProfilesMixin
 
 
 def _inline(docs: dict[str, str]) -> tuple[InlinePolicy, ...]:
@@ -34,7 +34,7 @@ def _attached(arns_: set[str]) -> tuple[Any, ...]:
                         key=lambda p: (p.policy_name.lower(), p.policy_arn)))
 
 
-class DetailsMixin(EntitiesMixin):
+class DetailsMixin(InstanceProfilesMixin):
     async def index_names(self, kind: str) -> list[str]:
         """All lowercased names of `user`/`group`/`role`/`policy`, in order."""
         return await self._names(kind)
@@ -91,16 +91,19 @@ class DetailsMixin(EntitiesMixin):
         k = self._k
         rows = await self._rows(lnames, lambda n: [
             ("get", k.entity("role", n)), ("hgetall", k.inline("role", n)),
-            ("smembers", k.attached("role", n)), ("get", k.role_last_used(n))])
+            ("smembers", k.attached("role", n)), ("get", k.role_last_used(n)),
+            ("smembers", k.role_instance_profiles(n))])
         out: list[RoleDetail] = []
-        for raw, inline, attached, used in rows:
+        for raw, inline, attached, used, profiles in rows:
             if raw is None:
                 continue
             r = role_from_json(raw, self.account, used)
+            held = await self._load_profiles(sorted(profiles)) if profiles else []
             out.append(RoleDetail(
                 role_name=r.role_name, role_id=r.role_id, path=r.path, arn=r.arn,
                 create_date=r.create_date,
                 assume_role_policy_document=r.assume_role_policy_document,
+                instance_profile_list=tuple(p for p in held if p is not None),
                 role_policy_list=_inline(inline), attached_managed_policies=_attached(attached),
                 permissions_boundary=r.permissions_boundary, tags=r.tags,
                 role_last_used=r.role_last_used))
@@ -130,12 +133,12 @@ class DetailsMixin(EntitiesMixin):
     async def summary_counts(self) -> dict[str, int]:
         """Entity counts for GetAccountSummary."""
         k = self._k
-        users, groups, roles, policies, root_keys = await self._read(
+        users, groups, roles, policies, root_keys, profiles = await self._read(
             ("zcard", k.index("user")), ("zcard", k.index("group")), ("zcard", k.index("role")),
-            ("zcard", k.index("policy")), ("scard", k.root_access_keys()))
+            ("zcard", k.index("policy")), ("scard", k.root_access_keys()), ("zcard", k.index("instprof")))
         names = await self._names("policy")
         versions = await self._read(*[("hlen", k.policy_versions(n)) for n in names]) \
             if names else []
         return {"Users": users, "Groups": groups, "Roles": roles, "Policies": policies,
                 "PolicyVersionsInUse": sum(versions),
-                "AccountAccessKeysPresent": 1 if root_keys else 0}
+                "AccountAccessKeysPresent": 1 if root_keys else 0, "InstanceProfiles": profiles}

@@ -89,13 +89,15 @@ class RolesMixin(EntitiesMixin):
         lname = name.lower()
         k = self._k
         key = k.entity("role", lname)
-        watched = [key, k.inline("role", lname), k.attached("role", lname)]
+        watched = [key, k.inline("role", lname), k.attached("role", lname), k.role_instance_profiles(lname)]
 
         async def body(pipe: Any) -> None:
-            raw, inline, attached = await self._read(
-                ("get", key), ("hlen", watched[1]), ("scard", watched[2]))
+            raw, inline, attached, profiles = await self._read(
+                ("get", key), ("hlen", watched[1]), ("scard", watched[2]), ("scard", watched[3]))
             if raw is None:
                 raise not_found("role", name)
+            if profiles:
+                raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
             if inline:
                 raise DeleteConflict("Cannot delete entity, must delete policies first.")
             if attached:

@@ -9,10 +9,12 @@ AssumeRoleWithWebIdentity, `oidc_provider`.
 from __future__ import annotations
 
 from app.store.iam_access_keys import AccessKeysMixin
+from app.store.iam_alias import AliasMixin
 from app.store.iam_attachments import AttachmentsMixin
 from app.store.iam_details import DetailsMixin
 from app.store.iam_groups import GroupsMixin
 from app.store.iam_inline import InlineMixin
+from app.store.iam_instance_profiles import InstanceProfilesMixin
 from app.store.iam_login_profiles import LoginProfilesMixin
 from app.store.iam_mfa import MfaMixin
 from app.store.iam_oidc import OidcMixin
@@ -25,5 +27,5 @@ from app.store.iam_signing import SigningMixin
 
 class IamStore(GroupsMixin, RolesMixin, PoliciesMixin, AttachmentsMixin, InlineMixin,
                AccessKeysMixin, MfaMixin, LoginProfilesMixin, SamlMixin, OidcMixin, ReadsMixin, DetailsMixin,
-               SigningMixin):
+               SigningMixin, InstanceProfilesMixin, AliasMixin):
     """`IamStore(redis, account=..., box=SecretBox(...), clock=Clock(), rng=None)`."""

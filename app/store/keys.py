@@ -59,6 +59,10 @@ case-insensitively, the record keeps the original case):
     T:saml:l:doc        its metadata document as uploaded   T:idx:saml ZSET (score 0) of provider l
     T:oidc:U            HASH OpenID Connect provider (U = its URL without scheme, exact case):
                         URL, client ids, thumbprints, tags   T:idx:oidc ZSET (score 0) of U
+    T:instprof:l        JSON instance profile (`r`: the lname of the role it holds, if any)
+                        T:idx:instprof ZSET (score 0) of profile l
+    T:role:l:ip         SET of the instance profile l holding the role (DeleteRole refuses then)
+    T:alias             the account alias (AWS allows one), absent when none
     T:ids               SET of every unique id ever issued (ids are never reused)
     T:meta              HASH account facts (root creation date)
     T:epoch             random 64-bit hex, set anew by every IAM write in its MULTI/EXEC (not by
@@ -253,7 +257,17 @@ class Keys:
     def oidc_provider(self, url_without_scheme: str) -> str:
         return f"{self.tag}:oidc:{url_without_scheme}"
 
+    # ---- instance profiles (names unique case-insensitively) ----
+    def instance_profile(self, lname: str) -> str:
+        return f"{self.tag}:instprof:{lname}"
+
+    def role_instance_profiles(self, lname: str) -> str:
+        return f"{self.tag}:role:{lname}:ip"
+
     # ---- account-wide ----
+    def account_alias(self) -> str:
+        return f"{self.tag}:alias"
+
     def issued_ids(self) -> str:
         return f"{self.tag}:ids"
 

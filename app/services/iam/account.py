@@ -11,6 +11,7 @@ from app.services.iam.documents import INLINE_AGGREGATE, MANAGED_POLICY_SIZE, TR
 from app.store.iam_access_keys import MAX_KEYS
 from app.store.iam_attachments import MAX_ATTACHED
 from app.store.iam_groups import MAX_GROUPS, MAX_GROUPS_PER_USER
+from app.store.iam_instance_profiles import MAX_INSTANCE_PROFILES
 from app.store.iam_policies import MAX_POLICIES, MAX_VERSIONS
 from app.store.iam_roles import MAX_ROLES
 from app.store.iam_users import MAX_USERS
@@ -71,8 +72,8 @@ class AccountService(IamServiceBase):
             "ServerCertificatesQuota": 20, "MFADevices": mfa_devices,
             "MFADevicesInUse": mfa_in_use,
             "AccountMFAEnabled": 0, "AccountPasswordPresent": 0,
-            "AccountSigningCertificatesPresent": 0, "InstanceProfiles": 0,
-            "InstanceProfilesQuota": 1000, "GlobalEndpointTokenVersion": 1,
+            "AccountSigningCertificatesPresent": 0,
+            "InstanceProfilesQuota": MAX_INSTANCE_PROFILES, "GlobalEndpointTokenVersion": 1,
             "Providers": await self._store.count("saml") + await self._store.count("oidc"),  # SAML and OIDC
         }
         return {"summary_map": summary}

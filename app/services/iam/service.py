@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from app.services.iam.access_keys import AccessKeysService
 from app.services.iam.account import AccountService
+from app.services.iam.aliases import AliasesService
 from app.services.iam.attachments import AttachmentsService
 from app.services.iam.inline import InlineService
+from app.services.iam.instance_profiles import InstanceProfilesService
 from app.services.iam.login_profiles import LoginProfilesService
 from app.services.iam.mfa import MfaService
 from app.services.iam.oidc_providers import OidcProvidersService
@@ -15,5 +17,6 @@ from app.services.iam.simulation import SimulationService
 
 
 class IamService(SigningService, InlineService, AttachmentsService, MfaService, AccessKeysService, LoginProfilesService, AccountService,
-                 SimulationService, SamlProvidersService, OidcProvidersService):
+                 SimulationService, SamlProvidersService, OidcProvidersService,
+                 InstanceProfilesService, AliasesService):
     """`IamService(store: IamStore, authz: Authorizer, *, account: str, clock: Clock)`."""

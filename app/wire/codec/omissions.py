@@ -40,6 +40,20 @@ EMPTY = "empty"
 _USER_SUMMARY = {"Tags": NEVER, "PermissionsBoundary": NEVER}  # as ListUsers
 _ROLE_ECHO = {"Tags": EMPTY, "MaxSessionDuration": NEVER, "RoleLastUsed": NEVER}
 
+# a role inside an instance profile, as AWS's get-instance-profile / list-instance-profiles
+# examples show it: path, name, id, ARN, creation date, trust policy (and description if any)
+_ROLE_IN_PROFILE = {"Tags": NEVER, "MaxSessionDuration": NEVER, "RoleLastUsed": NEVER,
+                    "PermissionsBoundary": NEVER}
+_PROFILE_ROLES = {"GetInstanceProfile": ["InstanceProfile.Roles"],
+                  "ListInstanceProfiles": ["InstanceProfiles.Roles"],
+                  "ListInstanceProfilesForRole": ["InstanceProfiles.Roles"],
+                  "GetAccountAuthorizationDetails": ["RoleDetailList.InstanceProfileList.Roles"]}
+
+
+def _roles_in_profiles(op: str) -> dict[str, str]:
+    return {f"{prefix}.{m}": rule for prefix in _PROFILE_ROLES[op] for m, rule in _ROLE_IN_PROFILE.items()}
+
+
 OMITTED: dict[str, dict[str, dict[str, str]]] = {
     "iam": {
         "CreateUser": {"User.Tags": EMPTY},
@@ -53,13 +67,20 @@ OMITTED: dict[str, dict[str, dict[str, str]]] = {
                       "Roles.RoleLastUsed": NEVER},
         "CreatePolicy": {"Policy.Tags": EMPTY, "Policy.Description": NEVER},
         "ListPolicies": {"Policies.Tags": NEVER, "Policies.Description": NEVER},
-        "GetAccountAuthorizationDetails": {"Policies.Description": NEVER},
+        "GetAccountAuthorizationDetails": {"Policies.Description": NEVER,
+                                           "RoleDetailList.InstanceProfileList.Tags": NEVER,
+                                           **_roles_in_profiles("GetAccountAuthorizationDetails")},
         "CreatePolicyVersion": {"PolicyVersion.Document": NEVER},
         "ListPolicyVersions": {"Versions.Document": NEVER},
         "CreateVirtualMFADevice": {"VirtualMFADevice.Tags": EMPTY},
         "CreateSAMLProvider": {"Tags": EMPTY},
         "CreateOpenIDConnectProvider": {"Tags": EMPTY},
         "GetOpenIDConnectProvider": {"Tags": EMPTY},
+        "CreateInstanceProfile": {"InstanceProfile.Tags": EMPTY},
+        "GetInstanceProfile": {"InstanceProfile.Tags": EMPTY, **_roles_in_profiles("GetInstanceProfile")},
+        "ListInstanceProfiles": {"InstanceProfiles.Tags": NEVER, **_roles_in_profiles("ListInstanceProfiles")},
+        "ListInstanceProfilesForRole": {"InstanceProfiles.Tags": NEVER,
+                                        **_roles_in_profiles("ListInstanceProfilesForRole")},
         "ListVirtualMFADevices": {"VirtualMFADevices.Tags": NEVER,
                                   **{f"VirtualMFADevices.User.{m}": rule
                                      for m, rule in _USER_SUMMARY.items()}},
