@@ -81,8 +81,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.store.keys import Keys
     from app.store.mfa_attempts import MfaAttempts
     from app.store.oidc_jwks import JwksCache
-    from app.store.role_usage import RoleUsageStore
     from app.store.replay_marks import ReplayMarks
+    from app.store.role_usage import RoleUsageStore
     from app.store.multiplex import MultiplexedRedis
     from app.store.sessions import SessionStore
     from app.wire.codec import QueryCodec

@@ -22,8 +22,8 @@ from app.core.clock import Clock
 from app.core.errors import ExpiredToken, InvalidClientTokenId
 from app.core.ids import TEMPORARY_KEY
 from app.core.records import Caller, Session
-from app.services.root_key import ConfiguredRootKey
 from app.services.last_used import EVERY, OncePer, settle
+from app.services.root_key import ConfiguredRootKey
 from app.services.tokens import SessionTokens
 from app.store.keys import Keys
 from app.store.sessions import SessionStore
