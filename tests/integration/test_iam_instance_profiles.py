@@ -154,7 +154,8 @@ def test_instance_profile_authorization(root_iam: Any, make_user: Any, server: A
          "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}}},
         {"Effect": "Allow", "Action": ["iam:GetInstanceProfile", "iam:AddRoleToInstanceProfile"], "Resource": arn,
          "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}}]}
-    user = make_user(json.dumps(policy)).client(server, "iam")
+    identity = make_user(json.dumps(policy))
+    user = identity.client(server, "iam")
     with pytest.raises(ClientError) as e:
         user.create_instance_profile(InstanceProfileName=name, Tags=[{"Key": "team", "Value": "red"}])
     assert err(e)[0] == "AccessDenied"
@@ -164,9 +165,14 @@ def test_instance_profile_authorization(root_iam: Any, make_user: Any, server: A
     with pytest.raises(ClientError) as e:
         user.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
     assert err(e)[0] == "AccessDenied"
+    root_iam.put_user_policy(UserName=identity.name, PolicyName="pass",
+                             PolicyDocument=allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{role}"))
+    user.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
+    assert user.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Roles"][0]["RoleName"] == role
     with pytest.raises(ClientError) as e:
         user.delete_instance_profile(InstanceProfileName=name)
     assert err(e)[0] == "AccessDenied"
+    root_iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=role)
     root_iam.delete_instance_profile(InstanceProfileName=name)
     root_iam.delete_role(RoleName=role)
 
