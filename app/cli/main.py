@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     from app.cli.sso import add_parser as add_sso
 
     add_sso(sub)
+    from app.cli.report import add_parser as add_report
+
+    add_report(sub)
     return p
 
 
@@ -70,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.cli.sso import run_sso
 
         return run_sso(args)
+    if args.command == "report":
+        from app.cli.report import run_report
+
+        return run_report(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

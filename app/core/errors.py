@@ -230,3 +230,18 @@ def all_error_classes() -> list[type[AwsError]]:
         out.append(cls)
         stack.extend(cls.__subclasses__())
     return out
+
+
+class CredentialReportNotPresent(AwsError):
+    code = "ReportNotPresent"
+    status = 410
+
+
+class CredentialReportExpired(AwsError):
+    code = "ReportExpired"
+    status = 410
+
+
+class CredentialReportNotReady(AwsError):
+    code = "ReportInProgress"
+    status = 404

@@ -20,6 +20,7 @@ from app.store.iam_mfa import MfaMixin
 from app.store.iam_oidc import OidcMixin
 from app.store.iam_policies import PoliciesMixin
 from app.store.iam_reads import ReadsMixin
+from app.store.iam_report import CredentialReportMixin
 from app.store.iam_roles import RolesMixin
 from app.store.iam_saml import SamlMixin
 from app.store.iam_signing import SigningMixin
@@ -27,5 +28,5 @@ from app.store.iam_signing import SigningMixin
 
 class IamStore(GroupsMixin, RolesMixin, PoliciesMixin, AttachmentsMixin, InlineMixin,
                AccessKeysMixin, MfaMixin, LoginProfilesMixin, SamlMixin, OidcMixin, ReadsMixin, DetailsMixin,
-               SigningMixin, InstanceProfilesMixin, AliasMixin):
+               SigningMixin, InstanceProfilesMixin, AliasMixin, CredentialReportMixin):
     """`IamStore(redis, account=..., box=SecretBox(...), clock=Clock(), rng=None)`."""

@@ -63,6 +63,7 @@ case-insensitively, the record keeps the original case):
                         T:idx:instprof ZSET (score 0) of profile l
     T:role:l:ip         SET of the instance profile l holding the role (DeleteRole refuses then)
     T:alias             the account alias (AWS allows one), absent when none
+    T:credreport        HASH the last credential report: `t` its GeneratedTime, `c` the CSV
     T:ids               SET of every unique id ever issued (ids are never reused)
     T:meta              HASH account facts (root creation date)
     T:epoch             random 64-bit hex, set anew by every IAM write in its MULTI/EXEC (not by
@@ -267,6 +268,9 @@ class Keys:
     # ---- account-wide ----
     def account_alias(self) -> str:
         return f"{self.tag}:alias"
+
+    def credential_report(self) -> str:
+        return f"{self.tag}:credreport"
 
     def issued_ids(self) -> str:
         return f"{self.tag}:ids"

@@ -6,6 +6,7 @@ from app.services.iam.access_keys import AccessKeysService
 from app.services.iam.account import AccountService
 from app.services.iam.aliases import AliasesService
 from app.services.iam.attachments import AttachmentsService
+from app.services.iam.credential_report import CredentialReportService
 from app.services.iam.inline import InlineService
 from app.services.iam.instance_profiles import InstanceProfilesService
 from app.services.iam.login_profiles import LoginProfilesService
@@ -18,5 +19,5 @@ from app.services.iam.simulation import SimulationService
 
 class IamService(SigningService, InlineService, AttachmentsService, MfaService, AccessKeysService, LoginProfilesService, AccountService,
                  SimulationService, SamlProvidersService, OidcProvidersService,
-                 InstanceProfilesService, AliasesService):
+                 InstanceProfilesService, AliasesService, CredentialReportService):
     """`IamService(store: IamStore, authz: Authorizer, *, account: str, clock: Clock)`."""
