@@ -83,18 +83,38 @@ def run_lock():
     return handle
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def begin(args: argparse.Namespace, name: str):
+    """What every HTTP benchmark does first: check its tools, take the run lock (keep the
+    returned handle for the whole run), and keep this process (boto3, seeding, wrk's driver)
+    off the server's core. Returns the lock handle, or an exit code when it cannot run."""
     problems = missing_tools(args)
     if problems:
-        print("bench_http: cannot run:\n  " + "\n  ".join(problems), file=sys.stderr)
+        print(f"{name}: cannot run:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2
     lock = run_lock()
     if lock is None:
-        print(f"bench_http: another bench_http run holds {LOCK_PATH} (it would flush this run's "
+        print(f"{name}: another benchmark holds {LOCK_PATH} (it would flush this run's "
               "Redis db and share its cores); wait for it to finish", file=sys.stderr)
         return 3
-    os.sched_setaffinity(0, {args.client_cpu})  # keep boto3/seeding off the server's core
+    os.sched_setaffinity(0, {args.client_cpu})
+    return lock
+
+
+def finish(args: argparse.Namespace, payload: dict, failures: list[str]) -> int:
+    """What every HTTP benchmark does last: the JSON file if asked, the failures, the exit code."""
+    if args.json:
+        args.json.write_text(json.dumps(payload, indent=2))
+        log(f"results written to {args.json}")
+    for f in failures:
+        print(f"FAILED {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    lock = begin(args, "bench_http")
+    if isinstance(lock, int):
+        return lock
     bench = Bench(args)
     log(f"scratch dir (wrk scripts, outputs, server logs): {bench.work}")
     bench.run()
@@ -103,12 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "results": bench.results, "targets": checks, "failures": failures,
                "scratch_dir": str(bench.work)}
-    if args.json:
-        args.json.write_text(json.dumps(payload, indent=2))
-        log(f"results written to {args.json}")
-    for f in failures:
-        print(f"FAILED {f}", file=sys.stderr)
-    return 1 if failures else 0
+    return finish(args, payload, failures)
 
 
 if __name__ == "__main__":

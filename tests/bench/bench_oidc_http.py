@@ -168,15 +168,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     args.skip_tessera = False
-    problems = bench_http.missing_tools(args)
-    if problems:
-        print("bench_oidc_http: cannot run:\n  " + "\n  ".join(problems), file=sys.stderr)
-        return 2
-    lock = bench_http.run_lock()
-    if lock is None:
-        print(f"bench_oidc_http: another benchmark holds {bench_http.LOCK_PATH}; wait for it", file=sys.stderr)
-        return 3
-    os.sched_setaffinity(0, {args.client_cpu})
+    lock = bench_http.begin(args, "bench_oidc_http")
+    if isinstance(lock, int):
+        return lock
     work = wrkrun.scratch_dir()
     log(f"scratch dir (wrk outputs, server logs): {work}")
     log(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -213,14 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         seeding.redis_flush(args.redis_url)
     log(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     figures = report(results)
-    if args.json:
-        args.json.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()},
-                                         "results": results, "targets": figures, "failures": failures,
-                                         "scratch_dir": str(work)}, indent=2))
-        log(f"results written to {args.json}")
-    for f in failures:
-        print(f"FAILED {f}", file=sys.stderr)
-    return 1 if failures else 0
+    return bench_http.finish(args, {"config": {k: str(v) for k, v in vars(args).items()}, "results": results,
+                                    "targets": figures, "failures": failures, "scratch_dir": str(work)}, failures)
 
 
 if __name__ == "__main__":

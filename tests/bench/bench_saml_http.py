@@ -29,7 +29,6 @@ import argparse
 import base64
 import json
 import multiprocessing
-import os
 import secrets
 import subprocess
 import sys
@@ -192,15 +191,9 @@ def report(results: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.skip_tessera = False
-    problems = bench_http.missing_tools(args)
-    if problems:
-        print("bench_saml_http: cannot run:\n  " + "\n  ".join(problems), file=sys.stderr)
-        return 2
-    lock = bench_http.run_lock()
-    if lock is None:
-        print(f"bench_saml_http: another benchmark holds {bench_http.LOCK_PATH}; wait for it", file=sys.stderr)
-        return 3
-    os.sched_setaffinity(0, {args.client_cpu})
+    lock = bench_http.begin(args, "bench_saml_http")
+    if isinstance(lock, int):
+        return lock
     work = wrkrun.scratch_dir()
     log(f"scratch dir (body files, wrk outputs, server logs): {work}")
     started: list[Server] = []
@@ -235,14 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             srv.stop()
         seeding.redis_flush(args.redis_url)
     figures = report(results)
-    if args.json:
-        args.json.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()},
-                                         "results": results, "targets": figures, "failures": failures,
-                                         "scratch_dir": str(work)}, indent=2))
-        log(f"results written to {args.json}")
-    for f in failures:
-        print(f"FAILED {f}", file=sys.stderr)
-    return 1 if failures else 0
+    return bench_http.finish(args, {"config": {k: str(v) for k, v in vars(args).items()}, "results": results,
+                                    "targets": figures, "failures": failures, "scratch_dir": str(work)}, failures)
 
 
 if __name__ == "__main__":
