@@ -29,7 +29,7 @@ from app.store.secretbox import SecretBox
 from app.store.sso_state import SsoState
 from tests.redis_target import redis_url
 
-URL = redis_url(0)  # db 1 is the browser sign-in integration tests' server
+URL = redis_url(3)  # never db 0 (where a Tessera on this Redis keeps its data by default); unit modules run one at a time and flush
 BOX = SecretBox(b"c" * 32)
 PUBLIC = "http://127.0.0.1:8080"
 ROLE = "arn:aws:iam::123456789012:role/team/dev"
