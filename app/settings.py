@@ -45,8 +45,10 @@ class Settings:
         if mode == "serve":
             if not redis_url:
                 raise SettingsError("TESSERA_REDIS_URL is required for `tessera serve` (e.g. redis://127.0.0.1:6379/0)")
-            if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-                raise SettingsError(f"TESSERA_REDIS_URL must be a redis:// or rediss:// URL, got `{redis_url}`")
+            if not redis_url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://",
+                                         "redis+sentinel://", "rediss+sentinel://")):
+                raise SettingsError("TESSERA_REDIS_URL must be a redis://, rediss://, redis+cluster:// or "
+                                    f"redis+sentinel:// URL, got `{redis_url}`")
         account = env.get("TESSERA_ACCOUNT_ID", "000000000000")
         if not _ACCOUNT.fullmatch(account):
             raise SettingsError(f"TESSERA_ACCOUNT_ID must be 12 digits, got `{account}`")

@@ -169,9 +169,29 @@ class StorePool(aioredis.BlockingConnectionPool):
         await super().ensure_connection(connection)
 
 
-def connect(url: str, *, max_connections: int = 64, wait: float = 5.0) -> aioredis.Redis:
-    """A client whose pool makes a burst of callers beyond `max_connections` wait (up to
-    `wait` seconds) for a free connection instead of failing with "Too many connections"."""
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+
+def scheme_of(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def connect(url: str, *, max_connections: int = 64, wait: float = 5.0) -> Any:
+    """The store's client for `url`: a single server (`redis://`, `rediss://`, `unix://`), a
+    Redis Cluster (`redis+cluster://`, app.store.cluster) or a primary found through Sentinel
+    (`redis+sentinel://`, app.store.sentinel). Its pool makes a burst of callers beyond
+    `max_connections` wait (up to `wait` seconds) for a free connection instead of failing
+    with "Too many connections"."""
+    scheme = scheme_of(url)
+    if scheme in CLUSTER_SCHEMES:
+        from app.store.cluster import connect_cluster
+
+        return connect_cluster(url, max_connections=max_connections, wait=wait)
+    if scheme in SENTINEL_SCHEMES:
+        from app.store.sentinel import connect_sentinel
+
+        return connect_sentinel(url, max_connections=max_connections, wait=wait)
     pool = StorePool.from_url(
         url,
         decode_responses=True,

@@ -1,0 +1,8 @@
+"""Redis Sentinel as the store (placeholder: being built)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def connect_sentinel(url: str, *, max_connections: int = 64, wait: float = 5.0) -> Any:
+    raise ValueError("redis+sentinel:// URLs are not supported yet")
