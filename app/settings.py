@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _AKID = re.compile(r"[A-Z0-9]{16,128}")
+_MAX_SECRET_FILE = 64 * 1024  # a setting read from a *_FILE: a key or a URL, never more
 
 
 class SettingsError(Exception):
@@ -41,7 +42,7 @@ class Settings:
         port: int = 8080,
     ) -> Settings:
         env = os.environ if env is None else env
-        redis_url = env.get("TESSERA_REDIS_URL") or None
+        redis_url = _value(env, "TESSERA_REDIS_URL")
         if mode == "serve":
             if not redis_url:
                 raise SettingsError("TESSERA_REDIS_URL is required for `tessera serve` (e.g. redis://127.0.0.1:6379/0)")
@@ -52,8 +53,8 @@ class Settings:
         account = env.get("TESSERA_ACCOUNT_ID", "000000000000")
         if not _ACCOUNT.fullmatch(account):
             raise SettingsError(f"TESSERA_ACCOUNT_ID must be 12 digits, got `{account}`")
-        akid = env.get("TESSERA_ROOT_ACCESS_KEY_ID") or None
-        secret = env.get("TESSERA_ROOT_SECRET_ACCESS_KEY") or None
+        akid = _value(env, "TESSERA_ROOT_ACCESS_KEY_ID")
+        secret = _value(env, "TESSERA_ROOT_SECRET_ACCESS_KEY")
         if (akid is None) != (secret is None):
             raise SettingsError("set both TESSERA_ROOT_ACCESS_KEY_ID and TESSERA_ROOT_SECRET_ACCESS_KEY, or neither")
         if akid is not None and not _AKID.fullmatch(akid):
@@ -64,7 +65,7 @@ class Settings:
         if not public_url.startswith(("http://", "https://")):
             raise SettingsError(f"TESSERA_PUBLIC_URL must be an http(s) URL, got `{public_url}`")
         entity_id = env.get("TESSERA_SAML_ENTITY_ID") or f"{public_url}/saml"
-        master_key = _master_key(env.get("TESSERA_MASTER_KEY"), required=(mode == "serve"))
+        master_key = _master_key(_value(env, "TESSERA_MASTER_KEY"), required=(mode == "serve"))
         ca_bundle = _ca_bundle(env.get("TESSERA_OIDC_CA_BUNDLE") or None)
         sp_certs = _certificates(env.get("TESSERA_SAML_SP_CERT") or None)
         return cls(
@@ -83,6 +84,29 @@ class Settings:
 
     def with_master_key(self, key: bytes) -> Settings:
         return replace(self, master_key=key)
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    """`name` from the environment or, for the secrets, from the file that `name_FILE` names
+    (Docker and Kubernetes secrets are files): its text without the whitespace around it."""
+    value = env.get(name) or None
+    path = env.get(f"{name}_FILE") or None
+    if path is None:
+        return value
+    if value is not None:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(_MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE `{path}` cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{name}_FILE `{path}` is not UTF-8 text") from None
+    if len(text) > _MAX_SECRET_FILE:
+        raise SettingsError(f"{name}_FILE `{path}` is larger than {_MAX_SECRET_FILE} bytes")
+    if not text.strip():
+        raise SettingsError(f"{name}_FILE `{path}` is empty")
+    return text.strip()
 
 
 def _host_for_url(host: str) -> str:
