@@ -71,6 +71,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.services.oidc_signin import OidcFederation
     from app.services.root_key import ConfiguredRootKey
     from app.services.iam import IamService
+    from app.services.last_accessed import AccessUsage
     from app.services.last_used import RoleUsage
     from app.federation.saml.validate import SamlSettings
     from app.services.saml_signin import SamlFederation
@@ -83,6 +84,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.store.mfa_attempts import MfaAttempts
     from app.store.oidc_jwks import JwksCache
     from app.store.replay_marks import ReplayMarks
+    from app.store.access_usage import AccessUsageStore
     from app.store.role_usage import RoleUsageStore
     from app.store.multiplex import MultiplexedRedis
     from app.store.sessions import SessionStore
@@ -107,7 +109,8 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
         root = ConfiguredRootKey(iam_store, settings.root_access_key_id, settings.root_secret_access_key,
                                  account=account)
     authenticator = Authenticator(hot_reads, session_store, tokens, account=account, clock=clock, root=root)
-    authorizer = Authorizer(hot_reads, account=account, clock=clock, aws_policies=aws_policies)
+    access = AccessUsage(AccessUsageStore(hot, Keys(account)), clock)  # access advisor's records
+    authorizer = Authorizer(hot_reads, account=account, clock=clock, aws_policies=aws_policies, usage=access)
     iam = IamService(iam_store, authorizer, account=account, clock=clock, aws_policies=aws_policies)
     mfa = TotpVerifier(iam_store, MfaAttempts(redis), clock=clock)
     saml_settings = SamlSettings(audience=settings.saml_entity_id, recipient=f"{settings.public_url}/saml")

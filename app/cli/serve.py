@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from urllib.parse import urlsplit, urlunsplit
-
-import redis
 
 from app.settings import Settings, SettingsError
 
@@ -15,8 +14,9 @@ def redact(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+        parts = parts._replace(netloc=netloc)
+    query = re.sub(r"(?i)((?:^|&)[a-z_]*password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit(parts._replace(query=query))
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -33,9 +33,7 @@ def run_serve(*, host: str, port: int, workers: int) -> int:
         return _fail("--workers must be at least 1", 2)
     assert settings.redis_url is not None
     try:
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-        client.close()
+        asyncio.run(_ping(settings.redis_url))
     except Exception as exc:  # noqa: BLE001 - any failure to reach Redis is fatal here, in one line
         return _fail(f"cannot reach Redis at {redact(settings.redis_url)}: {type(exc).__name__}: {exc}")
 
@@ -66,6 +64,17 @@ def run_serve(*, host: str, port: int, workers: int) -> int:
         lifespan="on",
     )
     return 0
+
+
+async def _ping(url: str) -> None:
+    """One PING through the store's own client (a single server, a cluster or a Sentinel URL)."""
+    from app.store.connection import connect
+
+    client = connect(url)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
 
 
 async def _bootstrap(settings: Settings) -> tuple[str, str] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from app.core import arn as arns
 from app.core.clock import Clock
@@ -115,10 +115,17 @@ class _Inputs:
         return "session policy" if self.session is not None else "identity-based policy"
 
 
+class AccessNotes(Protocol):
+    """app.services.last_accessed.AccessUsage."""
+
+    def note(self, caller: Caller, action: str, region: str | None) -> None: ...
+
+
 class Authorizer:
     def __init__(self, iam_store: Any, *, account: str, clock: Clock,
-                 aws_policies: AwsManagedPolicies | None = None) -> None:
+                 aws_policies: AwsManagedPolicies | None = None, usage: AccessNotes | None = None) -> None:
         self._iam = iam_store
+        self._usage = usage  # access advisor: every allowed decision of a signed caller is noted
         self._aws = aws_policies  # AWS managed policies, compiled once per process by the catalog
         self._account = account
         self._clock = clock
@@ -151,6 +158,14 @@ class Authorizer:
             raise AccessDenied(denial_message(caller.arn, action, resource, decision,
                                               "" if explicit else inputs.missing()),
                                reason="explicit_deny" if explicit else "implicit_deny")
+        if self._usage is not None:
+            self._usage.note(caller, action, call.meta.region)
+
+    def note(self, call: Call, action: str) -> None:
+        """Note an action the signed caller performed that no policy decides
+        (sts:GetCallerIdentity) as authorized, for access advisor."""
+        if self._usage is not None and call.caller is not None:
+            self._usage.note(call.caller, action, call.meta.region)
 
     async def decide(self, call: Call, action: str, resource: str, *,
                      context: Mapping[str, ContextValue] | None = None,
@@ -173,7 +188,12 @@ class Authorizer:
             return Decision(ALLOW)
         inputs = await self._prepare(call, caller, action, resource, context, resource_tags,
                                      resource_policy, resource_requires_grant)
-        return inputs.run() if inputs is not None else Decision(IMPLICIT_DENY)
+        if inputs is None:
+            return Decision(IMPLICIT_DENY)
+        decision = inputs.run()
+        if decision.allowed and self._usage is not None:
+            self._usage.note(caller, action, call.meta.region)
+        return decision
 
     # ---- internals ----
     async def _load(self, caller: Caller) -> tuple[PrincipalPolicies, list[Any] | None] | None:

@@ -8,6 +8,7 @@ AssumeRoleWithWebIdentity, `oidc_provider`.
 """
 from __future__ import annotations
 
+from app.store.iam_access import AccessAdvisorMixin
 from app.store.iam_access_keys import AccessKeysMixin
 from app.store.iam_alias import AliasMixin
 from app.store.iam_attachments import AttachmentsMixin
@@ -28,5 +29,6 @@ from app.store.iam_signing import SigningMixin
 
 class IamStore(GroupsMixin, RolesMixin, PoliciesMixin, AttachmentsMixin, InlineMixin,
                AccessKeysMixin, MfaMixin, LoginProfilesMixin, SamlMixin, OidcMixin, ReadsMixin, DetailsMixin,
-               SigningMixin, InstanceProfilesMixin, AliasMixin, CredentialReportMixin):
+               SigningMixin, InstanceProfilesMixin, AliasMixin, CredentialReportMixin,
+               AccessAdvisorMixin):
     """`IamStore(redis, account=..., box=SecretBox(...), clock=Clock(), rng=None)`."""

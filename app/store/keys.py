@@ -70,6 +70,15 @@ case-insensitively, the record keeps the original case):
                         the last-used stats); read-through caches key IAM state by it. Being
                         random, not a counter, it never repeats a value an old cache entry
                         carries, even after a flush or a restore from an older snapshot.
+
+Access advisor (issue 11 item 3; not IAM state, outside the account's hash tag so that it spreads
+over a cluster): what each IAM user or role was authorized to do, one HASH per entity under
+`lastacc:ACCOUNT:ID` (ID = the user's or role's unique id, never reused: a recreated entity of
+the same name starts empty), field `service:Action` -> `"<epoch seconds> <region>"`, written
+with HSET on the hot path at most once a minute per field and worker (app.store.access_usage),
+deleted after DeleteUser / DeleteRole; and the reports GenerateServiceLastAccessedDetails
+builds, one JSON string per job under `lastacc:job:ACCOUNT:JOBID`, expiring
+(app.store.iam_access).
 """
 from __future__ import annotations
 
@@ -154,6 +163,15 @@ class Keys:
     def device_attempts(subject_hash: str) -> str:
         """Counted attempts of one client (a keyed hash of the kind and its address)."""
         return f"sso:devtry:{subject_hash}"
+
+    # ---- access advisor: last-accessed records and report jobs (not IAM state) ----
+    def last_accessed(self, entity_id: str) -> str:
+        """HASH `service:Action` -> `"<epoch seconds> <region>"` of one user or role (by unique id)."""
+        return f"lastacc:{self.account}:{entity_id}"
+
+    def access_job(self, job_id: str) -> str:
+        """One GenerateServiceLastAccessedDetails report (JSON), expiring."""
+        return f"lastacc:job:{self.account}:{job_id}"
 
     # ---- IAM entities: users, groups, roles ----
     def entity(self, kind: str, lname: str) -> str:

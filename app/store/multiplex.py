@@ -9,7 +9,8 @@ locks, a pipeline object per batch) and ~70 µs for a command awaited on its own
 
 The connection is redis-py's own (`client.connection_pool.make_connection()`, so URL, AUTH,
 SELECT, TLS, timeouts and hiredis are exactly the client's), and fakeredis' for `tessera dev`.
-Answers are redis-py's for the three commands the hot path uses (`get`, `mget`, `set`): an
+Answers are redis-py's for the commands the hot path uses (`get`, `mget`, `set`, and `hset` of
+one field for access advisor's records): an
 error reply raises `ResponseError` for that command only. Failure is never silent: a refused,
 dropped or silent connection (no reply within the client's socket timeout) fails every
 command in flight with redis-py's `ConnectionError` / `TimeoutError`, which the wire maps to
@@ -38,7 +39,8 @@ def _ok(reply: Any) -> Any:
 
 
 class MultiplexedRedis:
-    """`get`, `mget` and `set` (redis-py's signatures and answers) over one shared connection."""
+    """`get`, `mget`, `set` and one-field `hset` (redis-py's signatures and answers) over one
+    shared connection."""
 
     def __init__(self, connection: Any) -> None:
         self._conn = connection  # a redis-py asyncio Connection, used by nothing else
@@ -76,6 +78,9 @@ class MultiplexedRedis:
             else:
                 raise TypeError(f"unsupported SET option `{name}`")
         return self._submit(tuple(args), _ok)
+
+    def hset(self, key: str, field: str, value: str | bytes) -> "asyncio.Future[Any]":
+        return self._submit(("HSET", key, field, value), None)
 
     async def aclose(self) -> None:
         for task in (self._sender, self._reader):

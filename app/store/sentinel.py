@@ -1,8 +1,252 @@
-"""Redis Sentinel as the store (placeholder: being built)."""
+"""Redis Sentinel as the store: a primary with replicas, found (and followed) through sentinels.
+
+    redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE[/DB][?OPTIONS]
+    rediss+sentinel://...   the same, with TLS to the data nodes
+
+HOST:PORT are the sentinels (1 to 16; IPv6 in brackets), SERVICE the name they monitor
+(`sentinel monitor SERVICE ...`), DB the database number (default 0). USER:PASSWORD
+authenticate to the data nodes. OPTIONS, each at most once: `sentinel_username`,
+`sentinel_password` (the sentinels' own ACL user / `requirepass`), `sentinel_tls` (`yes`:
+TLS to the sentinels too; default `no`), and for TLS `ssl_ca_certs`, `ssl_certfile`,
+`ssl_keyfile` (file paths) and `ssl_cert_reqs` (`required`, the default, or `none`).
+Anything else is refused: a typo must not be ignored silently.
+
+How a failover is followed. Every connection (the pool's and the hot-path multiplexer's,
+`MultiplexedRedis.of`) asks the sentinels for the primary when it connects, so one that the
+killed primary dropped reconnects to the new one; while no primary is known the store answers
+503. A demoted primary (`SENTINEL FAILOVER`, or a primary that came back after a failover)
+keeps serving its open connections until the sentinels reconfigure it, several seconds later:
+so the pool asks the sentinels again at most every `REFRESH_INTERVAL` seconds, in the
+background of the command that finds the answer due, and drops every connection to an address
+that is no longer the primary (an idle one at once, one in use when it is released; what the
+multiplexer has in flight fails with 503; the next commands go to the new primary). redis-py turns a READONLY reply into a disconnect too. A write accepted by the old
+primary in that window is lost with it, as with any Sentinel client; see README.md.
+
+The store's recovery policy (app.store.connection) holds unchanged: the pool is a StorePool,
+its connections are `recovering()` ones, and a failed discovery counts as a failed connect
+(503 at once, never repeated).
+"""
 from __future__ import annotations
 
+import asyncio
+import re
+import time
+import weakref
 from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import redis.asyncio as aioredis
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.maint_notifications import MaintNotificationsConfig
+
+from app.store.connection import HEALTH_CHECK_INTERVAL, StorePool
+
+# Seconds between two questions to the sentinels about where the primary is (per process).
+REFRESH_INTERVAL = 1.0
+
+MAX_URL = 4096
+MAX_SENTINELS = 16
+_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_HOST = re.compile(r"\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_.-]{1,253}")
+_OPTIONS = {"sentinel_username", "sentinel_password", "sentinel_tls", "ssl_ca_certs", "ssl_certfile",
+            "ssl_keyfile", "ssl_cert_reqs"}
+_YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
+class SentinelUrlError(ValueError):
+    """A redis+sentinel:// URL that cannot be used; the message says why (never the password)."""
+
+
+def _bad(why: str) -> SentinelUrlError:
+    return SentinelUrlError(f"invalid Sentinel URL: {why} (expected redis+sentinel://[USER:PASSWORD@]"
+                            "HOST:PORT[,HOST:PORT...]/SERVICE[/DB][?OPTIONS])")
+
+
+def parse_sentinel_url(url: str) -> dict[str, Any]:
+    """The parts of a Sentinel URL: sentinels [(host, port)], service, db, tls, the data nodes'
+    username/password, the sentinels' options and the TLS options. Raises SentinelUrlError."""
+    if len(url) > MAX_URL:
+        raise _bad(f"longer than {MAX_URL} characters")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("redis+sentinel", "rediss+sentinel"):
+        raise _bad("the scheme must be redis+sentinel or rediss+sentinel")
+    rest, _, query = rest.partition("?")
+    rest, _, fragment = rest.partition("#")
+    if fragment:
+        raise _bad("a fragment (#...) is not allowed")
+    netloc, _, path = rest.partition("/")
+    creds, at, hosts = netloc.rpartition("@")
+    if not at:
+        creds, hosts = "", netloc
+    username = password = None
+    if at:
+        user, colon, secret = creds.partition(":")
+        username, password = unquote(user) or None, unquote(secret) if colon else None
+        if password is None and username is not None:  # `redis://secret@host`: the password alone
+            username, password = None, username
+    sentinels = [_host_port(item) for item in hosts.split(",")] if hosts else []
+    if not sentinels:
+        raise _bad("no sentinel HOST:PORT")
+    if len(sentinels) > MAX_SENTINELS:
+        raise _bad(f"more than {MAX_SENTINELS} sentinels")
+    segments = path.split("/") if path else []
+    if not segments or not segments[0]:
+        raise _bad("no SERVICE name after the sentinels")
+    if len(segments) > 2:
+        raise _bad("the path is /SERVICE or /SERVICE/DB")
+    service = unquote(segments[0])
+    if not _SERVICE.fullmatch(service):
+        raise _bad(f"the service name `{service[:64]}` is not 1-128 letters, digits, `.`, `_` or `-`")
+    db = 0
+    if len(segments) == 2 and segments[1] != "":
+        if not segments[1].isdigit() or len(segments[1]) > 5:
+            raise _bad(f"the database `{segments[1][:16]}` is not a number from 0 to 99999")
+        db = int(segments[1])
+    options = _options(query)
+    return {"sentinels": sentinels, "service": service, "db": db, "tls": scheme.lower() == "rediss+sentinel",
+            "username": username, "password": password, **options}
+
+
+def _host_port(item: str) -> tuple[str, int]:
+    host, colon, port = item.rpartition(":")
+    if not colon or not _HOST.fullmatch(host):
+        raise _bad(f"`{item[:64]}` is not HOST:PORT")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise _bad(f"the port in `{item[:64]}` is not a number from 1 to 65535")
+    return host.strip("[]"), int(port)
+
+
+def _options(query: str) -> dict[str, Any]:
+    pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=False) if query else []
+    names = [name for name, _ in pairs]
+    for name in names:
+        if name not in _OPTIONS:
+            raise _bad(f"unknown option `{name[:64]}` (accepted: {', '.join(sorted(_OPTIONS))})")
+        if names.count(name) > 1:
+            raise _bad(f"the option `{name}` is given more than once")
+    given = dict(pairs)
+    out: dict[str, Any] = {"sentinel_username": given.get("sentinel_username") or None,
+                           "sentinel_password": given.get("sentinel_password") or None}
+    tls = given.get("sentinel_tls", "no").lower()
+    if tls not in _YES_NO:
+        raise _bad("sentinel_tls must be yes or no")
+    out["sentinel_tls"] = _YES_NO[tls]
+    reqs = given.get("ssl_cert_reqs", "required").lower()
+    if reqs not in ("required", "none"):
+        raise _bad("ssl_cert_reqs must be required or none")
+    out["ssl"] = {"ssl_cert_reqs": reqs, "ssl_check_hostname": reqs == "required"} | {
+        name: given[name] for name in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile") if given.get(name)}
+    return out
+
+
+class _Sentinels(Sentinel):
+    """redis-py's view of the sentinels, whose "no primary" error is one readable line."""
+
+    async def discover_master(self, service_name: str) -> Any:
+        try:
+            return await super().discover_master(service_name)
+        except MasterNotFoundError:
+            asked = ", ".join(f"{s.connection_pool.connection_kwargs.get('host')}:"
+                              f"{s.connection_pool.connection_kwargs.get('port')}" for s in self.sentinels)
+            raise MasterNotFoundError(f"no sentinel names a live primary for `{service_name}` "
+                                      f"(asked {asked})") from None
+
+
+class _SentinelConnection(SentinelManagedConnection):
+    """redis-py's connection to the primary the sentinels name, which also: counts a failed
+    discovery as a failed connect (the recovery policy never repeats one), keeps the pool's
+    view of the primary fresh, and registers with the pool so that the pool can drop it."""
+
+    connect_failures: int  # app.store.connection's counter (`recovering()` mixes it in)
+
+    async def _connect_retry(self) -> None:
+        try:
+            await super()._connect_retry()  # type: ignore[no-untyped-call]
+        except BaseException:
+            self.connect_failures += 1
+            raise
+        self.connection_pool.track(self)
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        self.connection_pool.refresh_if_due()
+        await super().send_packed_command(command, check_health=check_health)
+
+
+class _SentinelSslConnection(_SentinelConnection, aioredis.SSLConnection):
+    pass
+
+
+class SentinelStorePool(SentinelConnectionPool, StorePool):
+    """A StorePool (blocking, recovering connections) whose connections go to the primary the
+    sentinels name, and that follows the primary when it changes (module docstring)."""
+
+    def __init__(self, service_name: str, sentinel_manager: Sentinel, **kwargs: Any) -> None:
+        kwargs["connection_class"] = _SentinelSslConnection if kwargs.pop("ssl", False) else _SentinelConnection
+        super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call]
+        self._connected: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._next_refresh = 0.0
+        self._refresh: asyncio.Task[None] | None = None
+
+    def track(self, connection: Any) -> None:
+        self._connected.add(connection)
+
+    def refresh_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_refresh or (self._refresh is not None and not self._refresh.done()):
+            return
+        self._next_refresh = now + REFRESH_INTERVAL
+        self._refresh = asyncio.get_running_loop().create_task(self._follow_primary())
+
+    async def _follow_primary(self) -> None:
+        """Ask the sentinels where the primary is; drop every connection elsewhere."""
+        try:
+            primary = await self.sentinel_manager.discover_master(self.service_name)
+        except Exception:  # noqa: BLE001 - no answer: keep what works; a dead primary shows itself
+            return
+        self.master_address = primary
+        stale = [conn for conn in list(self._connected)
+                 if conn.is_connected and (conn.host, conn.port) != tuple(primary)]
+        for conn in stale:
+            self._connected.discard(conn)
+            if conn in self._in_use_connections:
+                conn.mark_for_reconnect()  # its command finishes; the pool drops it on release
+            else:  # idle in the pool, or the multiplexer's (which fails what it has in flight)
+                await conn.disconnect(nowait=True)
+
+    async def aclose(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+        await super().aclose()
+        await self.sentinel_manager.aclose()
 
 
 def connect_sentinel(url: str, *, max_connections: int = 64, wait: float = 5.0) -> Any:
-    raise ValueError("redis+sentinel:// URLs are not supported yet")
+    """The store's client for a Sentinel URL (module docstring): redis-py's asyncio client whose
+    pool holds at most `max_connections` connections to the current primary (callers beyond
+    wait up to `wait` seconds). Raises SentinelUrlError for a bad URL."""
+    parts = parse_sentinel_url(url)
+    tls = parts["ssl"] if parts["tls"] else {}
+    sentinel_kwargs: dict[str, Any] = {
+        "socket_connect_timeout": 1.0, "socket_timeout": 1.0,
+        "username": parts["sentinel_username"], "password": parts["sentinel_password"],
+    }
+    if parts["sentinel_tls"]:
+        sentinel_kwargs |= {"ssl": True, **parts["ssl"]}
+    sentinel = _Sentinels(parts["sentinels"], sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    return sentinel.master_for(
+        parts["service"],
+        redis_class=aioredis.Redis,
+        connection_pool_class=SentinelStorePool,
+        ssl=parts["tls"],
+        **tls,
+        db=parts["db"],
+        username=parts["username"],
+        password=parts["password"],
+        decode_responses=True,
+        max_connections=max_connections,
+        timeout=wait,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        health_check_interval=HEALTH_CHECK_INTERVAL,
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+    )

@@ -100,8 +100,9 @@ class RolesService(IamServiceBase):
         await self._store.update_role(role_name, trust_policy=policy_document)
 
     async def delete_role(self, call: Call, *, role_name: str) -> None:
-        await self._role_target(call, "DeleteRole", role_name)
+        role = await self._role_target(call, "DeleteRole", role_name)
         await self._store.delete_role(role_name)
+        await self._store.forget_last_accessed(role.role_id)  # access advisor's records
 
     async def list_roles(self, call: Call, *, path_prefix: str | None = None,
                          marker: str | None = None,

@@ -2,6 +2,7 @@
 first and the model's input members as keyword arguments."""
 from __future__ import annotations
 
+from app.services.iam.access_advisor import AccessAdvisorService
 from app.services.iam.access_keys import AccessKeysService
 from app.services.iam.account import AccountService
 from app.services.iam.aliases import AliasesService
@@ -19,5 +20,5 @@ from app.services.iam.simulation import SimulationService
 
 class IamService(SigningService, InlineService, AttachmentsService, MfaService, AccessKeysService, LoginProfilesService, AccountService,
                  SimulationService, SamlProvidersService, OidcProvidersService,
-                 InstanceProfilesService, AliasesService, CredentialReportService):
+                 InstanceProfilesService, AliasesService, CredentialReportService, AccessAdvisorService):
     """`IamService(store: IamStore, authz: Authorizer, *, account: str, clock: Clock)`."""

@@ -83,8 +83,9 @@ class UsersService(IamServiceBase):
         await self._store.update_user(user_name, new_name=new_user_name, new_path=new_path)
 
     async def delete_user(self, call: Call, *, user_name: str) -> None:
-        await self._user_target(call, "DeleteUser", user_name)
+        user = await self._user_target(call, "DeleteUser", user_name)
         await self._store.delete_user(user_name)
+        await self._store.forget_last_accessed(user.user_id)  # access advisor's records
 
     async def list_users(self, call: Call, *, path_prefix: str | None = None,
                          marker: str | None = None,

@@ -1,0 +1,74 @@
+"""The Sentinel URL (app.store.sentinel): what it accepts, and a one-line reason for what it refuses."""
+from __future__ import annotations
+
+import pytest
+
+from app.settings import Settings, SettingsError
+from app.store.sentinel import SentinelUrlError, parse_sentinel_url
+
+S3 = "127.0.0.1:26379,127.0.0.1:26380,[::1]:26381"
+
+
+def test_full_url():
+    parts = parse_sentinel_url(f"rediss+sentinel://app:p%40ss@{S3}/mymaster/4?sentinel_username=sen"
+                               "&sentinel_password=spw&sentinel_tls=yes&ssl_ca_certs=/ca.pem&ssl_cert_reqs=none")
+    assert parts["sentinels"] == [("127.0.0.1", 26379), ("127.0.0.1", 26380), ("::1", 26381)]
+    assert (parts["service"], parts["db"], parts["tls"]) == ("mymaster", 4, True)
+    assert (parts["username"], parts["password"]) == ("app", "p@ss")
+    assert (parts["sentinel_username"], parts["sentinel_password"], parts["sentinel_tls"]) == ("sen", "spw", True)
+    assert parts["ssl"] == {"ssl_cert_reqs": "none", "ssl_check_hostname": False, "ssl_ca_certs": "/ca.pem"}
+
+
+def test_minimal_url_defaults():
+    parts = parse_sentinel_url("redis+sentinel://sentinel.example:26379/tessera")
+    assert parts["sentinels"] == [("sentinel.example", 26379)]
+    assert (parts["service"], parts["db"], parts["tls"], parts["username"], parts["password"]) == \
+        ("tessera", 0, False, None, None)
+    assert parts["sentinel_tls"] is False and parts["ssl"]["ssl_cert_reqs"] == "required"
+
+
+def test_password_alone():
+    parts = parse_sentinel_url("redis+sentinel://secret@h:1/svc/")
+    assert (parts["username"], parts["password"], parts["db"]) == (None, "secret", 0)
+
+
+@pytest.mark.parametrize("url, why", [
+    ("redis://h:1/svc", "scheme"),
+    ("redis+sentinel:///svc", "no sentinel"),
+    ("redis+sentinel://h:1", "no SERVICE"),
+    ("redis+sentinel://h:1/", "no SERVICE"),
+    ("redis+sentinel://h/svc", "is not HOST:PORT"),
+    ("redis+sentinel://h:0/svc", "port"),
+    ("redis+sentinel://h:65536/svc", "port"),
+    ("redis+sentinel://h:1,/svc", "is not HOST:PORT"),
+    ("redis+sentinel://h h:1/svc", "is not HOST:PORT"),
+    ("redis+sentinel://h:1/s vc", "service name"),
+    ("redis+sentinel://h:1/svc/x", "database"),
+    ("redis+sentinel://h:1/svc/123456", "database"),
+    ("redis+sentinel://h:1/svc/1/2", "/SERVICE or /SERVICE/DB"),
+    ("redis+sentinel://h:1/svc?db=2", "unknown option `db`"),
+    ("redis+sentinel://h:1/svc?sentinel_tls=maybe", "sentinel_tls"),
+    ("redis+sentinel://h:1/svc?ssl_cert_reqs=optional", "ssl_cert_reqs"),
+    ("redis+sentinel://h:1/svc?sentinel_password=a&sentinel_password=b", "more than once"),
+    ("redis+sentinel://h:1/svc#frag", "fragment"),
+    ("redis+sentinel://" + ",".join(f"h:{p}" for p in range(1, 18)) + "/svc", "more than 16"),
+    ("redis+sentinel://h:1/" + "s" * 5000, "longer than"),
+])
+def test_refused_with_a_reason(url, why):
+    with pytest.raises(SentinelUrlError) as exc:
+        parse_sentinel_url(url)
+    assert why in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_the_password_never_appears_in_the_error():
+    with pytest.raises(SentinelUrlError) as exc:
+        parse_sentinel_url("redis+sentinel://u:hunter2@h:1/svc?sentinel_password=hunter3&bogus=1")
+    assert "hunter2" not in str(exc.value) and "hunter3" not in str(exc.value)
+
+
+def test_settings_refuse_a_bad_sentinel_url_at_start_up():
+    env = {"TESSERA_REDIS_URL": "redis+sentinel://h:1/", "TESSERA_MASTER_KEY": "a" * 43 + "="}
+    with pytest.raises(SettingsError, match="no SERVICE name"):
+        Settings.from_env(env)
+    env["TESSERA_REDIS_URL"] = "redis+sentinel://h:1/svc/2"
+    assert Settings.from_env(env).redis_url == "redis+sentinel://h:1/svc/2"
