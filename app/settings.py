@@ -31,6 +31,8 @@ class Settings:
     saml_sp_certificates: tuple[str, ...] = ()  # TESSERA_SAML_SP_CERT: base64 DER, the SP metadata's encryption certs
     host: str = "127.0.0.1"
     port: int = 8080
+    redis_wait_replicas: int = 0  # TESSERA_REDIS_WAIT_REPLICAS: replicas that must have a credential first
+    redis_wait_timeout_ms: int = 1000  # TESSERA_REDIS_WAIT_TIMEOUT_MS: how long to wait for them
 
     @classmethod
     def from_env(
@@ -51,6 +53,7 @@ class Settings:
                 raise SettingsError("TESSERA_REDIS_URL must be a redis://, rediss://, redis+cluster:// or "
                                     f"redis+sentinel:// URL, got `{redis_url}`")
             _check_sentinel_url(redis_url)
+            _check_cluster_url(redis_url)
         account = env.get("TESSERA_ACCOUNT_ID", "000000000000")
         if not _ACCOUNT.fullmatch(account):
             raise SettingsError(f"TESSERA_ACCOUNT_ID must be 12 digits, got `{account}`")
@@ -69,6 +72,9 @@ class Settings:
         master_key = _master_key(_value(env, "TESSERA_MASTER_KEY"), required=(mode == "serve"))
         ca_bundle = _ca_bundle(env.get("TESSERA_OIDC_CA_BUNDLE") or None)
         sp_certs = _certificates(env.get("TESSERA_SAML_SP_CERT") or None)
+        # durability is a property of the real store: `tessera dev`'s embedded one has no replicas
+        wait_replicas = _int(env, "TESSERA_REDIS_WAIT_REPLICAS", 0, 0, 100) if mode == "serve" else 0
+        wait_timeout = _int(env, "TESSERA_REDIS_WAIT_TIMEOUT_MS", 1000, 1, 60_000)
         return cls(
             redis_url=redis_url,
             account_id=account,
@@ -81,6 +87,8 @@ class Settings:
             saml_sp_certificates=sp_certs,
             host=host,
             port=port,
+            redis_wait_replicas=wait_replicas,
+            redis_wait_timeout_ms=wait_timeout,
         )
 
     def with_master_key(self, key: bytes) -> Settings:
@@ -108,6 +116,28 @@ def _value(env: Mapping[str, str], name: str) -> str | None:
     if not text.strip():
         raise SettingsError(f"{name}_FILE `{path}` is empty")
     return text.strip()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer setting within [low, high]."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, got `{raw[:32]}`")
+    return int(raw)
+
+
+def _check_cluster_url(url: str) -> None:
+    """A redis+cluster:// URL is parsed at start-up: a bad one fails fast, in one line."""
+    if url.split("://", 1)[0].lower() not in ("redis+cluster", "rediss+cluster"):
+        return
+    from app.store.cluster import ClusterUrlError, parse_cluster_url
+
+    try:
+        parse_cluster_url(url)
+    except ClusterUrlError as exc:
+        raise SettingsError(f"TESSERA_REDIS_URL: {exc}") from None
 
 
 def _host_for_url(host: str) -> str:
