@@ -45,6 +45,7 @@ class Container:
     cli_handoff: Any = None  # app.sso.handoff.CliHandoff: the picker's credentials to `tessera login`
     cli_refresh: Any = None  # app.store.cli_refresh.RefreshGrants: `tessera credential-process` renewals
     device_grants: Any = None  # app.store.device_grants.DeviceGrants: `tessera login --no-browser`
+    durable: Any = None  # app.store.durable.DurableWrites when TESSERA_REDIS_WAIT_REPLICAS > 0
 
     def root_call(self) -> Call:
         """A Call as the account root, for bootstrap and the demo seed (never from the network)."""
@@ -86,7 +87,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.store.replay_marks import ReplayMarks
     from app.store.access_usage import AccessUsageStore
     from app.store.role_usage import RoleUsageStore
-    from app.store.multiplex import MultiplexedRedis
+    from app.store.durable import DurableWrites
     from app.store.sessions import SessionStore
     from app.wire.codec import QueryCodec
     from app.wire.metrics import Metrics
@@ -99,10 +100,15 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     box = SecretBox(settings.master_key)
     account = settings.account_id
     aws_policies = aws_managed_policies()  # read-only data, shared by the process, loaded on first use
-    iam_store = IamStore(redis, account=account, box=box, clock=clock, aws_policies=aws_policies)
-    hot = MultiplexedRedis.of(redis)  # concurrent hot-path commands share one connection
+    hot = multiplexer(redis)  # concurrent hot-path commands share one connection (per cluster node)
+    # TESSERA_REDIS_WAIT_REPLICAS: credentials are returned once replicas have them (app.store.durable)
+    durable = None
+    if settings.redis_wait_replicas:
+        durable = DurableWrites(multiplexer(redis, wait=(settings.redis_wait_replicas,
+                                                         settings.redis_wait_timeout_ms)))
+    iam_store = IamStore(redis, account=account, box=box, clock=clock, aws_policies=aws_policies, durable=durable)
     hot_reads = CachedIamReads(iam_store, hot, Keys(account))  # per-IAM-epoch cache
-    session_store = SessionStore(hot, box=box, clock=clock)
+    session_store = SessionStore(hot, box=box, clock=clock, writer=durable.writer if durable else None)
     tokens = SessionTokens(box)
     root = None
     if settings.root_access_key_id and settings.root_secret_access_key:
@@ -162,6 +168,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
         cli_handoff=CliHandoff(sso_state),
         cli_refresh=RefreshGrants(redis, box),
         device_grants=DeviceGrants(redis, box),
+        durable=durable,
     )
 
 
@@ -192,7 +199,7 @@ def asgi(container: Container) -> QueryFastPath:
         container.recorder.logger.flush()
         if container.oidc_fetcher is not None:
             await container.oidc_fetcher.aclose()
-        for client in (container.hot, container.redis):
+        for client in (container.hot, container.durable, container.redis):
             close = getattr(client, "aclose", None)
             if close is not None:
                 await close()
@@ -223,6 +230,18 @@ def asgi(container: Container) -> QueryFastPath:
             choices=container.sso_login.choices))],
     )
     return create_app(deps)
+
+
+def multiplexer(redis: Any, *, wait: tuple[int, int] | None = None) -> Any:
+    """The hot path's client for the store `redis`: one multiplexed connection, or one per
+    primary on a Redis Cluster; `wait`: durable writes (app.store.multiplex)."""
+    from app.store.cluster import StoreCluster
+    from app.store.cluster_multiplex import ClusterMultiplexedRedis
+    from app.store.multiplex import MultiplexedRedis
+
+    if isinstance(redis, StoreCluster):
+        return ClusterMultiplexedRedis.of(redis, wait=wait)
+    return MultiplexedRedis.of(redis, wait=wait)
 
 
 def app_from_env() -> QueryFastPath:

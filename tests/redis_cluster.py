@@ -178,6 +178,20 @@ class RedisCluster:
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
 
+    def restart(self, port: int, *, timeout: float = 30.0) -> None:
+        """Start the killed server on `port` again: with its nodes.conf it rejoins the cluster,
+        as a replica of whichever node took its slots; returns once its link is up."""
+        if port in self.alive:
+            raise RuntimeError(f"the server on {port} is running")
+        self._spawn(port)
+
+        def replica_again() -> bool:
+            info = _client(port).info("replication")
+            return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+        self._wait(replica_again, timeout, f"{port} to rejoin as a replica")
+        self.wait_healthy(timeout=timeout)
+
     def wait_failover(self, killed: int, *, timeout: float = 30.0) -> int:
         """Until a replica took over the killed primary's slots and every live node says
         `cluster_state:ok`; the port of the new primary."""

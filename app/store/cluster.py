@@ -1,8 +1,208 @@
-"""Redis Cluster as the store (placeholder: being built)."""
+"""Redis Cluster as the store: redis-py's asyncio cluster client, with the store's recovery policy.
+
+    redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?OPTIONS]
+    rediss+cluster://...   the same, with TLS to every node
+
+HOST:PORT are seed nodes (1 to 16; IPv6 in brackets): any reachable one tells the client the
+whole cluster (CLUSTER SLOTS). A cluster has no databases: a path other than `/` or `/0` is
+refused. OPTIONS, each at most once, for TLS only: `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`
+(file paths) and `ssl_cert_reqs` (`required`, the default, or `none`). Anything else is refused:
+a typo must not be ignored silently.
+
+Keys: the schema (app.store.keys) puts every key a multi-key operation touches under one hash
+tag (an account's IAM state under `{iam:ACCOUNT}`), so each MULTI/EXEC runs on one node; a
+session is one untagged key, so sessions spread over the shards.
+
+The store's recovery policy (app.store.connection) holds in the cluster too:
+- Every node connection is a `recovering()` one (a read that fails on a dropped connection is
+  sent once more on a new one; a write, MULTI/EXEC included, never), PINGed after
+  HEALTH_CHECK_INTERVAL idle seconds.
+- redis-py's own cluster retries (three, with backoff, writes included) are off. A node that
+  fails (connection refused or dropped, timeout) or that refuses the command because the slot
+  map moved (MOVED / ASK are followed by redis-py itself), the cluster is down or the node was
+  demoted (CLUSTERDOWN, TRYAGAIN, MASTERDOWN, READONLY) makes the client read the slot map again
+  before its next command. The command is sent once more, after that refresh, when it is a read
+  or was refused (nothing ran); otherwise it fails with redis-py's ConnectionError (503).
+So a failover costs the writes in flight on the lost primary a 503, and the first commands after
+it find the new primary without a restart.
+"""
 from __future__ import annotations
 
-from typing import Any
+import re
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import parse_qsl, unquote
+
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.connection import Connection, SSLConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import (AskError, ClusterDownError, ClusterError, MasterDownError, ReadOnlyError,
+                              SlotNotCoveredError, TryAgainError)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.maint_notifications import MaintNotificationsConfig
+
+from app.store.connection import HEALTH_CHECK_INTERVAL, recovering, repeatable
+
+MAX_URL = 4096
+MAX_SEEDS = 16
+_HOST = re.compile(r"\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_.-]{1,253}")
+_TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
+SHAPE = "redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?OPTIONS]"
+
+# replies that refused the command (nothing ran): safe to send again once the slot map is read anew
+REFUSED = (ClusterDownError, TryAgainError, MasterDownError, ReadOnlyError, AskError, SlotNotCoveredError)
+# what says the node or the slot map is no longer what the client believes
+NODE_FAILURES = (RedisConnectionError, RedisTimeoutError, OSError, ClusterError, *REFUSED)
 
 
-def connect_cluster(url: str, *, max_connections: int = 64, wait: float = 5.0) -> Any:
-    raise ValueError("redis+cluster:// URLs are not supported yet")
+class ClusterUrlError(ValueError):
+    """A redis+cluster:// URL that cannot be used; the message says why (never the password)."""
+
+
+def _bad(why: str) -> ClusterUrlError:
+    return ClusterUrlError(f"invalid Redis Cluster URL: {why} (expected {SHAPE})")
+
+
+@dataclass(frozen=True)
+class ClusterUrl:
+    seeds: tuple[tuple[str, int], ...]
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_cluster_url(url: str) -> ClusterUrl:
+    """The parts of a cluster URL; raises ClusterUrlError with a one-line reason."""
+    if len(url) > MAX_URL:
+        raise _bad(f"longer than {MAX_URL} characters")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("redis+cluster", "rediss+cluster"):
+        raise _bad("the scheme must be redis+cluster or rediss+cluster")
+    rest, _, query = rest.partition("?")
+    rest, _, fragment = rest.partition("#")
+    if fragment:
+        raise _bad("a fragment (#...) is not allowed")
+    netloc, slash, path = rest.partition("/")
+    if slash and path not in ("", "0"):
+        raise _bad(f"a cluster has no databases, got the path `/{path[:32]}`")
+    creds, at, hosts = netloc.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = creds.partition(":")
+        username, password = unquote(user) or None, unquote(secret) if colon else None
+        if password is None and username is not None:  # `redis://secret@host`: the password alone
+            username, password = None, username
+    seeds = tuple(_host_port(item) for item in hosts.split(",")) if hosts else ()
+    if not seeds:
+        raise _bad("no seed node HOST:PORT")
+    if len(seeds) > MAX_SEEDS:
+        raise _bad(f"more than {MAX_SEEDS} seed nodes")
+    tls = scheme.lower() == "rediss+cluster"
+    return ClusterUrl(seeds, tls, username, password, _tls_options(query, tls))
+
+
+def _host_port(item: str) -> tuple[str, int]:
+    host, colon, port = item.rpartition(":")
+    if not colon or not _HOST.fullmatch(host):
+        raise _bad(f"`{item[:64]}` is not HOST:PORT")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise _bad(f"the port in `{item[:64]}` is not a number from 1 to 65535")
+    return host.strip("[]"), int(port)
+
+
+def _tls_options(query: str, tls: bool) -> dict[str, Any]:
+    pairs = parse_qsl(query, keep_blank_values=True) if query else []
+    names = [name for name, _ in pairs]
+    for name in names:
+        if name not in _TLS_OPTIONS:
+            raise _bad(f"unknown option `{name[:64]}` (accepted: {', '.join(_TLS_OPTIONS)})")
+        if names.count(name) > 1:
+            raise _bad(f"the option `{name}` is given more than once")
+    given = dict(pairs)
+    if given and not tls:
+        raise _bad("TLS options need the rediss+cluster scheme")
+    reqs = given.get("ssl_cert_reqs", "required").lower()
+    if reqs not in ("required", "none"):
+        raise _bad("ssl_cert_reqs must be required or none")
+    if not tls:
+        return {}
+    return {"ssl_cert_reqs": reqs, "ssl_check_hostname": reqs == "required"} | {
+        name: given[name] for name in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile") if given.get(name)}
+
+
+def as_unavailable(exc: BaseException) -> RedisConnectionError:
+    """A cluster failure as the ConnectionError the wire answers with 503."""
+    if isinstance(exc, RedisConnectionError):
+        return exc
+    return RedisConnectionError(f"the Redis Cluster failed the command ({type(exc).__name__})")
+
+
+class StoreCluster(RedisCluster):
+    """redis-py's cluster client under the store's recovery policy (module docstring)."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        for attempt in (1, 2):
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except NODE_FAILURES as exc:
+                self._initialize = True  # the next command reads the slot map first
+                again = isinstance(exc, REFUSED) or (repeatable(args) and not isinstance(exc, RedisTimeoutError))
+                if attempt == 2 or not again or "target_nodes" in kwargs:
+                    raise as_unavailable(exc) from exc
+        raise AssertionError("unreachable")
+
+    def pipeline(self, transaction: bool | None = None, shard_hint: Any = None) -> ClusterPipeline:
+        return StorePipeline(self, transaction=bool(transaction))  # type: ignore[abstract]
+
+
+class StorePipeline(ClusterPipeline):
+    """A cluster pipeline whose failures are 503s (a cluster refusal included) and never sent
+    twice: a transaction must run on one slot (the key schema sees to it)."""
+
+    @property
+    def explicit_transaction(self) -> bool:
+        """Whether `multi()` was called (redis-py's single-server pipeline has this attribute)."""
+        return bool(getattr(self._execution_strategy, "_explicit_transaction", False))
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except NODE_FAILURES as exc:
+            self.cluster_client._initialize = True
+            raise as_unavailable(exc) from exc
+
+    async def watch(self, *names: Any) -> Any:  # type: ignore[override]
+        try:
+            return await super().watch(*names)  # type: ignore[no-untyped-call]
+        except NODE_FAILURES as exc:
+            self.cluster_client._initialize = True
+            raise as_unavailable(exc) from exc
+
+
+def connect_cluster(url: str, *, max_connections: int = 64, wait: float = 5.0) -> StoreCluster:
+    """The store's client for a cluster URL: at most `max_connections` per node (a burst
+    beyond gets redis-py's MaxConnectionsError, a ConnectionError: 503). `wait` bounds the
+    socket timeouts. Nothing is contacted before the first command."""
+    parts = parse_cluster_url(url)
+    client = StoreCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in parts.seeds],
+        username=parts.username,
+        password=parts.password,
+        ssl=parts.tls,
+        **parts.ssl,
+        decode_responses=True,
+        max_connections=max_connections,
+        retry=Retry(NoBackoff(), 0),
+        socket_connect_timeout=min(2.0, wait),
+        socket_timeout=max(wait, 1.0),
+        health_check_interval=HEALTH_CHECK_INTERVAL,
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+    )
+    node_class = cast("type[Connection]", recovering(SSLConnection if parts.tls else Connection))
+    client.connection_kwargs["connection_class"] = node_class  # every node discovered from now on
+    for node in client.nodes_manager.startup_nodes.values():
+        node.connection_class = node_class
+    return client

@@ -63,7 +63,9 @@ class AccessKeysMixin(EntitiesMixin):
             return rec
 
         watched = [owner, key] + ([user_key] if user_key else [])
-        return await self._atomic(watched, body)
+        made = await self._atomic(watched, body)
+        await self._replicated()  # the secret is returned once: only when it cannot be lost
+        return made
 
     async def list_access_keys(self, user_name: str) -> list[AccessKey] | None:
         """Keys without secrets, oldest first; None when the user does not exist."""
@@ -168,6 +170,7 @@ class AccessKeysMixin(EntitiesMixin):
             pipe.hset(meta, "root_key_id", access_key_id)
 
         await self._atomic([key, owner, meta], body)
+        await self._replicated()
 
     async def root_created(self) -> float | None:
         raw = await self._r.hget(self._k.meta(), "root_created")

@@ -33,8 +33,9 @@ _EPOCH_BITS = 64  # epochs are compared for equality only; a random one never co
 
 class IamStoreBase:
     def __init__(self, redis: Any, *, account: str, box: SecretBox, clock: Clock,
-                 rng: ids.Random | None = None) -> None:
+                 rng: ids.Random | None = None, durable: Any = None) -> None:
         self._r = redis
+        self._durable = durable  # app.store.durable.DurableWrites, or None (no WAIT)
         self.account = account
         self._k = Keys(account)
         self._box = box
@@ -69,6 +70,12 @@ class IamStoreBase:
                     listener()
             return result
         raise ConcurrentModification("the entity was modified concurrently; retry the request")
+
+    async def _replicated(self) -> None:
+        """Return once the replicas have this account's IAM writes so far (when durable writes
+        are on: before a new access key is handed out; app.store.durable)."""
+        if self._durable is not None:
+            await self._durable.confirm(self._k.tag)
 
     def _bump_epoch(self, pipe: Any) -> None:
         if not pipe.explicit_transaction:  # a body that queued nothing

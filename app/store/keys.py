@@ -8,9 +8,11 @@ attempt window. A redeemed SAML assertion (or OIDC token) is marked under
 `fed:once:KIND:HASH` (HASH = SHA-256 of the provider ARN and the assertion ID / `jti`: the ID is
 attacker-chosen text, the hash bounds the key), expiring when the assertion could no longer be
 redeemed anyway (app.store.replay_marks). An OIDC provider's key set (JWKS), fetched from the
-IdP, is shared by every worker and replica under `oidc:jwks:HASH` (HASH = SHA-256 of the issuer
-URL and the provider's thumbprints), expiring when even its stale copy is no longer served;
-`oidc:jwks:HASH:refresh` rate-limits fetches (app.store.oidc_jwks). Neither is IAM state.
+IdP, is shared by every worker and replica under `oidc:jwks:{HASH}` (HASH = SHA-256 of the issuer
+URL and the provider's thumbprints; the braces are a hash tag, so on a Redis Cluster it and its
+companions share one slot), expiring when even its stale copy is no longer served;
+`oidc:jwks:{HASH}:refresh` rate-limits fetches and `oidc:jwks:{HASH}:refresh:outcome` tells how
+the last fetch ended (read together with one MGET; app.store.oidc_jwks). Neither is IAM state.
 Browser sign-in state (pending logins, sign-in records) lives under `sso:req:saml:HASH`,
 `sso:req:oidc:HASH` and `sso:signin:HASH` (HASH = keyed digest of the browser's handle), each
 with its own expiry, and the OIDC clients of browser login under `T:ssooidc:NAME`
@@ -66,6 +68,9 @@ case-insensitively, the record keeps the original case):
     T:credreport        HASH the last credential report: `t` its GeneratedTime, `c` the CSV
     T:ids               SET of every unique id ever issued (ids are never reused)
     T:meta              HASH account facts (root creation date)
+    T:wait              a mark written through the durable connection after an access key is
+                        made, its WAIT confirming the key reached the replicas
+                        (TESSERA_REDIS_WAIT_REPLICAS; app.store.durable); expires after 60 s
     T:epoch             random 64-bit hex, set anew by every IAM write in its MULTI/EXEC (not by
                         the last-used stats); read-through caches key IAM state by it. Being
                         random, not a counter, it never repeats a value an old cache entry
@@ -96,6 +101,12 @@ class Keys:
     @staticmethod
     def session(access_key_id: str) -> str:
         return f"sess:{access_key_id}"
+
+    # ---- durable writes (app.store.durable) ----
+    @staticmethod
+    def durability_mark(hash_tag: str) -> str:
+        """The mark written (and WAITed for) in the slot of `hash_tag` (e.g. `{iam:ACCOUNT}`)."""
+        return f"{hash_tag}:wait"
 
     # ---- MFA code attempts (not IAM state: outside the account's hash tag) ----
     @staticmethod
@@ -129,7 +140,7 @@ class Keys:
         thumbprints starts from a fresh fetch)."""
         pins = ",".join(sorted(t.lower() for t in thumbprints))
         digest = hashlib.sha256(f"{issuer_url}\n{pins}".encode("utf-8", "surrogatepass")).hexdigest()
-        return f"oidc:jwks:{digest}"
+        return f"oidc:jwks:{{{digest}}}"
 
     @staticmethod
     def oidc_jwks_refresh(jwks_key: str) -> str:

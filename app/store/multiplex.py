@@ -15,6 +15,15 @@ error reply raises `ResponseError` for that command only. Failure is never silen
 dropped or silent connection (no reply within the client's socket timeout) fails every
 command in flight with redis-py's `ConnectionError` / `TimeoutError`, which the wire maps to
 ServiceUnavailable, and the next command connects again.
+
+Durable writes (`wait=(replicas, timeout_ms)`, TESSERA_REDIS_WAIT_REPLICAS): every batch
+written is followed by one `WAIT replicas timeout_ms` on the same connection (group commit),
+and no command of the batch is answered before the WAIT is: with fewer acknowledgements than
+`replicas` each fails with `NotReplicated` (a ConnectionError: 503). Redis answers WAIT with
+the number of replicas that acknowledged this connection's last write, so it covers every
+write of the batch, and every write made before on any connection to the same primary (its
+replication stream is one ordered log). A pending WAIT holds up the connection's next
+commands in Redis: durable writes get a multiplexer of their own, reads stay on the hot one.
 """
 from __future__ import annotations
 
@@ -34,30 +43,62 @@ _SET_FLAGS = {"nx": "NX", "xx": "XX"}
 _SET_VALUES = {"px": "PX", "pxat": "PXAT", "ex": "EX", "exat": "EXAT"}
 
 
+class NotReplicated(RedisConnectionError):
+    """Fewer replicas than required acknowledged a durable write in time (answered with 503)."""
+
+
 def _ok(reply: Any) -> Any:
     return True if reply in ("OK", b"OK") else reply
+
+
+def set_command(key: str, value: str | bytes, options: dict[str, Any]) -> tuple[Any, ...]:
+    """SET with redis-py's keyword options (`px`, `pxat`, `ex`, `exat`, `nx`, `xx`)."""
+    args: list[Any] = ["SET", key, value]
+    for name, option in options.items():
+        if name in _SET_VALUES:
+            if option is not None:
+                args += [_SET_VALUES[name], int(option)]
+        elif name in _SET_FLAGS:
+            if option:
+                args.append(_SET_FLAGS[name])
+        else:
+            raise TypeError(f"unsupported SET option `{name}`")
+    return tuple(args)
+
+
+SET_REPLY = _ok  # the conversion of SET's reply (True for OK, None when NX/XX refused)
 
 
 class MultiplexedRedis:
     """`get`, `mget`, `set` and one-field `hset` (redis-py's signatures and answers) over one
     shared connection."""
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, *, wait: tuple[int, int] | None = None) -> None:
         self._conn = connection  # a redis-py asyncio Connection, used by nothing else
+        self._wait = wait  # (replicas, timeout ms): durable writes (module docstring)
         self._outbox: list[tuple[tuple[Any, ...], asyncio.Future[Any], Any]] = []
         self._inflight: collections.deque[tuple[asyncio.Future[Any], Any]] = collections.deque()
         self._sender: asyncio.Future[None] | None = None
         self._reader: asyncio.Future[None] | None = None
 
     @classmethod
-    def of(cls, client: Any) -> "MultiplexedRedis":
+    def of(cls, client: Any, *, wait: tuple[int, int] | None = None) -> "MultiplexedRedis":
         """One for the server (and database, credentials, TLS...) a redis-py client uses.
         Its connection never retries on its own: a failed connect or health check fails the
         waiting commands at once (503) instead of after redis-py's retries and backoff, and the
         next command tries again."""
-        connection = client.connection_pool.make_connection()
+        return cls.on(client.connection_pool.make_connection(), wait=wait)
+
+    @classmethod
+    def on(cls, connection: Any, *, wait: tuple[int, int] | None = None) -> "MultiplexedRedis":
+        """One over `connection` (new, unused by anything else), which never retries on its own;
+        for durable writes its socket timeout outlasts a WAIT's."""
         connection.retry = Retry(NoBackoff(), 0)
-        return cls(connection)
+        if wait is not None:
+            timeout = getattr(connection, "socket_timeout", None)
+            if timeout is not None:
+                connection.socket_timeout = max(float(timeout), wait[1] / 1000 + 1.0)
+        return cls(connection, wait=wait)
 
     # ---- the commands ----
     def get(self, key: str) -> "asyncio.Future[Any]":
@@ -67,20 +108,14 @@ class MultiplexedRedis:
         return self._submit(("MGET", *keys), None)
 
     def set(self, key: str, value: str | bytes, **options: Any) -> "asyncio.Future[Any]":
-        args: list[Any] = ["SET", key, value]
-        for name, option in options.items():
-            if name in _SET_VALUES:
-                if option is not None:
-                    args += [_SET_VALUES[name], int(option)]
-            elif name in _SET_FLAGS:
-                if option:
-                    args.append(_SET_FLAGS[name])
-            else:
-                raise TypeError(f"unsupported SET option `{name}`")
-        return self._submit(tuple(args), _ok)
+        return self._submit(set_command(key, value, options), _ok)
 
     def hset(self, key: str, field: str, value: str | bytes) -> "asyncio.Future[Any]":
         return self._submit(("HSET", key, field, value), None)
+
+    def submit(self, args: tuple[Any, ...], convert: Any = None) -> "asyncio.Future[Any]":
+        """Any command (redis-py's form: name first); its reply raw, or `convert(reply)`."""
+        return self._submit(args, convert)
 
     async def aclose(self) -> None:
         for task in (self._sender, self._reader):
@@ -105,6 +140,8 @@ class MultiplexedRedis:
                 elif self._reader is None:
                     await self._check_idle_connection()
                 batch, self._outbox = self._outbox, []
+                if self._wait is not None:
+                    batch = self._waited(batch, *self._wait)
                 self._inflight.extend((future, convert) for _, future, convert in batch)
                 packed = conn.pack_commands([args for args, _, _ in batch])  # may raise: fails the batch
                 await conn.send_packed_command(packed, check_health=False)
@@ -114,6 +151,32 @@ class MultiplexedRedis:
         finally:
             self._sender = None
             self._ensure_sender()  # for commands submitted while this one was failing
+
+    @staticmethod
+    def _waited(batch: list[tuple[tuple[Any, ...], "asyncio.Future[Any]", Any]], replicas: int, timeout_ms: int
+                ) -> list[tuple[tuple[Any, ...], "asyncio.Future[Any]", Any]]:
+        """The batch followed by its WAIT; its callers are answered once the WAIT is."""
+        loop = asyncio.get_running_loop()
+        inner = [(args, loop.create_future(), convert) for args, _, convert in batch]
+        waited: asyncio.Future[Any] = loop.create_future()
+
+        def settle(_: object) -> None:
+            failures = [future.exception() for _, future, _ in inner]  # all done: replies come in order
+            failed = waited.exception()
+            acks = int(waited.result()) if failed is None else 0
+            for (_, outer, _), (_, future, _), own in zip(batch, inner, failures):
+                if outer.done():  # its caller was cancelled
+                    continue
+                if failed is not None or own is not None:
+                    outer.set_exception(own if own is not None else failed)  # type: ignore[arg-type]
+                elif acks < replicas:
+                    outer.set_exception(NotReplicated(
+                        f"{acks} of {replicas} replicas acknowledged the write within {timeout_ms} ms"))
+                else:
+                    outer.set_result(future.result())
+
+        waited.add_done_callback(settle)
+        return [*inner, (("WAIT", replicas, timeout_ms), waited, None)]
 
     async def _check_idle_connection(self) -> None:
         """What the store's pool does before handing out a connection (app.store.connection),

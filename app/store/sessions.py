@@ -65,8 +65,11 @@ def _ms(t: float) -> int:
 
 
 class SessionStore:
-    def __init__(self, redis: Any, *, box: SecretBox, clock: Clock) -> None:
+    def __init__(self, redis: Any, *, box: SecretBox, clock: Clock, writer: Any = None) -> None:
         self._redis = redis
+        # where sessions are written: `redis`, or the durable writes' connection
+        # (TESSERA_REDIS_WAIT_REPLICAS, app.store.durable), which answers once replicas have them
+        self._writer = redis if writer is None else writer
         self._box = box
         self._clock = clock
         # akid -> (raw record, decoded): a record never changes once written (SET NX), and
@@ -82,7 +85,7 @@ class SessionStore:
             raise ValueError("refusing to store a session that has already expired")
         value = self.encode(session, token_digest)
         try:
-            ok = await self._redis.set(
+            ok = await self._writer.set(
                 Keys.session(session.access_key_id), value, pxat=math.ceil(session.expires_at * 1000), nx=True
             )
         except RedisError as exc:
