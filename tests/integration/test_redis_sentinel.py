@@ -166,8 +166,9 @@ def test_a_killed_primary_is_followed_without_a_restart(sentinel_env):
 def test_a_demoted_primary_is_left_for_the_new_one(sentinel_env):
     """SENTINEL FAILOVER: the old primary stays up, still a primary in its own eyes until the
     sentinels reconfigure it (seconds later), and keeps Tessera's connections open. Tessera
-    must move its writes to the new primary before that: an IAM change made after the sentinels
-    switched reaches the new primary while the old one still takes writes."""
+    must move its writes to the new primary before that: an IAM change (the store's pool) and a
+    session (the hot path's multiplexer) made after the sentinels switched reach the new primary
+    while the old one still takes writes."""
     rs, srv = sentinel_env
     actors = make_actors(srv)
     load = Load(srv, actors)
@@ -182,20 +183,19 @@ def test_a_demoted_primary_is_left_for_the_new_one(sentinel_env):
     assert load.successes_since("after") >= 20, load.statuses
     new_primary = rs.data_client(switched["new"])
     iam = once(srv, "iam", ROOT_AKID, ROOT_SECRET)
-    landed = False
+    landed = {"iam (pool)": False, "session (multiplexer)": False}
     for _ in range(2000):  # bounded; the sentinels reconfigure the old primary ~10 s after
-        if rs.role(switched["old"]) != "master":
-            break  # too late: the sentinels closed its connections, which proves nothing
+        if all(landed.values()) or rs.role(switched["old"]) != "master":
+            break  # done, or too late: the sentinels closed its connections, which proves nothing
         before = new_primary.get(EPOCH)
         try:
             iam.create_user(UserName=unique("after-demotion"))
+            landed["iam (pool)"] |= new_primary.get(EPOCH) != before
+            creds = actors.assume()
+            landed["session (multiplexer)"] |= bool(new_primary.exists(f"sess:{creds['AccessKeyId']}"))
         except ClientError as exc:
             assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-            continue
-        if new_primary.get(EPOCH) != before:
-            landed = True
-            break
-    assert landed, "Tessera kept writing to the demoted primary"
+    assert all(landed.values()), f"Tessera kept writing to the demoted primary: {landed}"
     # ...before the sentinels told the old primary (still taking writes) that it is a replica
     assert rs.role(switched["old"]) == "master"
     assert set(load.errors) <= {"ServiceUnavailable"}, load.errors[:20]
