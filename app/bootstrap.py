@@ -46,6 +46,7 @@ class Container:
     cli_refresh: Any = None  # app.store.cli_refresh.RefreshGrants: `tessera credential-process` renewals
     device_grants: Any = None  # app.store.device_grants.DeviceGrants: `tessera login --no-browser`
     durable: Any = None  # app.store.durable.DurableWrites when TESSERA_REDIS_WAIT_REPLICAS > 0
+    password_signin: Any = None  # app.services.sso_password.PasswordSignIn: IAM users on the sign-in page
 
     def root_call(self) -> Call:
         """A Call as the account root, for bootstrap and the demo seed (never from the network)."""
@@ -135,7 +136,17 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     from app.store.device_grants import DeviceGrants
 
     sso_state = SsoState(redis, box, Keys(account))  # not the hot path: the plain client
-    sso = SsoService(sts, hot_reads, iam_store, sso_state, account=account, clock=clock)
+    from app.services.passwords import Passwords
+    from app.services.sso_password import PasswordSignIn
+    from app.services.sso_user_roles import UserRoleChoices
+    from app.store.signin_throttle import SignInThrottle
+
+    sso = SsoService(sts, hot_reads, iam_store, sso_state, account=account, clock=clock,
+                     users=UserRoleChoices(sts, hot_reads, iam_store, account=account))
+    passwords = Passwords()  # one argon2 pool per process: ChangePassword's and the sign-in page's
+    iam._pw = passwords
+    password_signin = PasswordSignIn(iam_store, passwords, SignInThrottle(redis, box), mfa, iam, sso_state, sso,
+                                     account=account, clock=clock)
     sso_login = SsoLogin(saml, oidc, saml_settings, hot_reads, iam_store, sso_state, oidc_fetcher, account=account,
                          clock=clock)
     logger = JsonLogger(log_stream, clock)
@@ -169,6 +180,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
         cli_refresh=RefreshGrants(redis, box),
         device_grants=DeviceGrants(redis, box),
         durable=durable,
+        password_signin=password_signin,
     )
 
 
@@ -180,7 +192,8 @@ def asgi(container: Container) -> QueryFastPath:
     from app.policy.simulation import simulate
     from app.sso.audit import SsoAudit
     from app.sso.cookies import Cookies, secure_for
-    from app.sso.routes import SsoDeps, sso_routes
+    from app.sso.password_routes import password_routes
+    from app.sso.routes import SsoDeps
     from app.sso.cli_routes import CliDeps, routes as cli_routes
     from app.sso.refresh import SsoMinter
     from app.wire.app import WireDeps, create_app
@@ -204,12 +217,13 @@ def asgi(container: Container) -> QueryFastPath:
             if close is not None:
                 await close()
 
-    routes = sso_routes(SsoDeps(
+    routes = password_routes(SsoDeps(
         login=container.sso_login, sso=container.sso,
         audit=SsoAudit(AuditLog(container.recorder.logger), account=container.settings.account_id),
         cookies=Cookies(container.box, secure=secure_for(container.settings.public_url)), clock=container.clock,
         public_url=container.settings.public_url, entity_id=container.settings.saml_entity_id,
-        sp_certificates=container.settings.saml_sp_certificates, handoff=getattr(container, "cli_handoff", None)))
+        sp_certificates=container.settings.saml_sp_certificates, handoff=getattr(container, "cli_handoff", None)),
+        container.password_signin, container.box, account=container.settings.account_id)
     deps = WireDeps(
         codec=container.codec,
         verifier=container.verifier,

@@ -35,7 +35,8 @@ class LoginProfile:
 @dataclass(frozen=True, slots=True)
 class StoredLoginProfile:
     """A login profile as stored: the current argon2id hash, the hashes of earlier passwords
-    (newest first, for PasswordReusePrevention) and the dates a credential report reads."""
+    (newest first, for PasswordReusePrevention) and the dates a credential report reads
+    (`password_last_used`: the last browser sign-in with the password, None when never)."""
 
     user_name: str
     password_hash: str
@@ -43,6 +44,7 @@ class StoredLoginProfile:
     password_created: float
     password_last_changed: float
     password_reset_required: bool
+    password_last_used: float | None = None
 
     def public(self) -> LoginProfile:
         return LoginProfile(self.user_name, self.password_created, self.password_reset_required)

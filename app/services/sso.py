@@ -52,39 +52,52 @@ class CliRequest:
 @dataclass(frozen=True, slots=True)
 class SignIn:
     """A verified identity kept for the role picker. `provider` is the SAML provider's name or
-    the OIDC browser client's name; `who` the name shown to the person."""
+    the OIDC browser client's name; `who` the name shown to the person.
 
-    kind: str  # "saml" | "oidc"
+    Kind `iam`: an IAM user signed in with its password (app.services.sso_password):
+    `provider_arn` is the user's ARN, `user_id` its id (a user deleted and made again under the
+    same name is another user), `identity` None, `mfa` whether an MFA code was given."""
+
+    kind: str  # "saml" | "oidc" | "iam"
     provider_arn: str
     provider: str
-    identity: FederatedIdentity
+    identity: FederatedIdentity | None
     session_name: str
     who: str
     signed_in_at: float
     expires_at: float
     csrf: str = field(repr=False)
     cli: CliRequest | None = None
+    user_id: str | None = None
+    mfa: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        identity = {f.name: getattr(self.identity, f.name) for f in fields(FederatedIdentity)}
-        identity["attributes"] = {k: list(v) for k, v in self.identity.attributes.items()}
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["identity"] = identity
+        if self.identity is not None:
+            identity = {f.name: getattr(self.identity, f.name) for f in fields(FederatedIdentity)}
+            identity["attributes"] = {k: list(v) for k, v in self.identity.attributes.items()}
+            out["identity"] = identity
         out["cli"] = ({"port": self.cli.port, "challenge": self.cli.challenge, "device": self.cli.device}
                       if self.cli else None)
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SignIn:
-        ident = dict(data["identity"])
-        ident["attributes"] = {str(k): tuple(str(x) for x in v) for k, v in ident.get("attributes", {}).items()}
+        identity: FederatedIdentity | None = None
+        if data.get("identity") is not None:
+            ident = dict(data["identity"])
+            ident["attributes"] = {str(k): tuple(str(x) for x in v) for k, v in ident.get("attributes", {}).items()}
+            identity = FederatedIdentity(**ident)
+        elif data["kind"] != "iam":
+            raise ValueError("a federated sign-in without its identity")
         cli = data.get("cli")
         return cls(kind=str(data["kind"]), provider_arn=str(data["provider_arn"]), provider=str(data["provider"]),
-                   identity=FederatedIdentity(**ident), session_name=str(data["session_name"]),
+                   identity=identity, session_name=str(data["session_name"]),
                    who=str(data["who"]), signed_in_at=float(data["signed_in_at"]),
                    expires_at=float(data["expires_at"]), csrf=str(data["csrf"]),
                    cli=CliRequest(int(cli["port"]) if cli.get("port") is not None else None, str(cli["challenge"]),
-                                  str(cli["device"]) if cli.get("device") else None) if cli else None)
+                                  str(cli["device"]) if cli.get("device") else None) if cli else None,
+                   user_id=str(data["user_id"]) if data.get("user_id") else None, mfa=data.get("mfa") is True)
 
     def csrf_ok(self, token: str) -> bool:
         return hmac.compare_digest(self.csrf.encode(), token.encode("utf-8", "replace"))
@@ -132,6 +145,15 @@ class RoleLister(Protocol):
     async def account_alias(self) -> str | None: ...
 
 
+class UserRoles(Protocol):
+    """app.services.sso_user_roles.UserRoleChoices: the roles of a signed-in IAM user."""
+
+    async def roles(self, call: Call, signin: SignIn) -> list[RoleChoice]: ...
+
+    async def assume(self, call: Call, signin: SignIn, role_arn: str,
+                     duration_seconds: int | None) -> dict[str, Any]: ...
+
+
 class SignInStore(Protocol):
     """app.store.sso_state.SsoState."""
 
@@ -148,13 +170,14 @@ async def _already_redeemed() -> None:
 
 class SsoService:
     def __init__(self, sts: Federation, providers: Providers, roles: RoleLister, store: SignInStore, *,
-                 account: str, clock: Clock) -> None:
+                 account: str, clock: Clock, users: UserRoles | None = None) -> None:
         self._sts = sts
         self._providers = providers
         self._roles = roles
         self._store = store
         self._account = account
         self._clock = clock
+        self._users = users  # IAM users signed in with a password
 
     async def account_alias(self) -> str | None:
         """The account's alias (CreateAccountAlias), which the sign-in pages show; None when none."""
@@ -181,9 +204,21 @@ class SsoService:
                                         reason="sso_session_too_short")
         record = SignIn(kind, provider_arn, provider, identity, session_name, who, now, expires,
                         csrf=ids.urlsafe_token(32), cli=cli)
+        return await self._keep(record), record
+
+    async def create_for_user(self, *, user_arn: str, user_id: str, user_name: str, provider: str, mfa: bool,
+                              cli: CliRequest | None) -> tuple[str, SignIn]:
+        """Keep the sign-in of an IAM user whose password (and MFA code) was verified; its role
+        sessions are named after the user, as AWS's console names switched-role sessions."""
+        now = self._clock.time()
+        record = SignIn("iam", user_arn, provider, None, user_name, user_name, now, now + MAX_SIGNIN,
+                        csrf=ids.urlsafe_token(32), cli=cli, user_id=user_id, mfa=mfa)
+        return await self._keep(record), record
+
+    async def _keep(self, record: SignIn) -> str:
         handle = ids.urlsafe_token(32)
-        await self._store.put("signin", handle, record.to_json(), expires)
-        return handle, record
+        await self._store.put("signin", handle, record.to_json(), record.expires_at)
+        return handle
 
     async def signin(self, handle: str) -> SignIn | None:
         """The live sign-in of `handle`, or None (unknown, ended, expired, unreadable)."""
@@ -203,10 +238,13 @@ class SsoService:
     async def roles(self, call: Call, signin: SignIn) -> list[RoleChoice]:
         """The roles this identity may ask for, each with the refusal the API would give now: for
         SAML the assertion's Role pairs of this provider (a refused one is shown as such), for
-        OIDC the roles whose trust policy names the provider and admits this identity."""
+        OIDC the roles whose trust policy names the provider and admits this identity, for an IAM
+        user the roles it may assume (app.services.sso_user_roles)."""
+        if signin.kind == "iam":
+            return await self._user_roles().roles(call, signin)
         restored = await self._restore(signin)
         if signin.kind == "saml":
-            arns_ = [role for role, provider in attrs.role_pairs(signin.identity.attributes)
+            arns_ = [role for role, provider in attrs.role_pairs(_identity(signin).attributes)
                      if provider == signin.provider_arn]
         else:
             arns_ = await self._trusting_roles(signin.provider_arn)
@@ -248,6 +286,8 @@ class SsoService:
         """A role session for the signed-in identity: StsService.federate's result."""
         if signin.expires_at < self._clock.time() + MIN_LEFT:
             raise ExpiredTokenException(SIGNIN_GONE, reason="sso_signin_expired")
+        if signin.kind == "iam":
+            return await self._user_roles().assume(call, signin, role_arn, duration_seconds)
         restored = await self._restore(signin)
         return await self._sts.federate(call, restored, role_arn=role_arn, policy_arns=None, policy=None,
                                         duration_seconds=duration_seconds)
@@ -260,12 +300,23 @@ class SsoService:
             record = await self._providers.saml_trust(name)
             if record is None or record.arn != signin.provider_arn:
                 raise AccessDenied(SIGNIN_GONE, reason="sso_provider_gone")
-            identity = signin.identity
+            identity = _identity(signin)
             return SamlSignIn(record, identity, self._account, signin.signed_in_at, _already_redeemed,
                               attrs.name_qualifier(identity.issuer, self._account, record.name),
                               attrs.subject_type(identity.subject_type))
         oidc = await self._providers.oidc_provider(name)
         if oidc is None or oidc.arn != signin.provider_arn:
             raise AccessDenied(SIGNIN_GONE, reason="sso_provider_gone")
-        return OidcSignIn(oidc, signin.identity, self._account, signin.session_name, None)
+        return OidcSignIn(oidc, _identity(signin), self._account, signin.session_name, None)
+
+    def _user_roles(self) -> UserRoles:
+        if self._users is None:
+            raise AccessDenied(SIGNIN_GONE, reason="sso_iam_users_off")
+        return self._users
+
+
+def _identity(signin: SignIn) -> FederatedIdentity:
+    if signin.identity is None:  # pragma: no cover - only IAM-user sign-ins have none
+        raise AccessDenied(SIGNIN_GONE, reason="sso_signin_unreadable")
+    return signin.identity
 

@@ -217,8 +217,17 @@ class StsService:
         None when it would, else its refusal. The same checks, nothing minted or redeemed (the
         browser role picker lists the roles a verified identity may choose with it)."""
         try:
-            await self._checked(call, signin.role_session(role_arn=role_arn, duration_seconds=None, policy=None,
-                                                          policy_arns=()))
+            req = signin.role_session(role_arn=role_arn, duration_seconds=None, policy=None, policy_arns=())
+        except AwsError as exc:
+            return exc
+        return await self.role_session_refusal(call, req)
+
+    async def role_session_refusal(self, call: Call, req: RoleSessionRequest) -> AwsError | None:
+        """`issue_role_session`'s refusal of `req` now, or None when it would succeed: the same
+        checks, nothing minted (also how the picker lists the roles an IAM user signed in with
+        a password may assume: app.services.sso_password)."""
+        try:
+            await self._checked(call, req)
         except AwsError as exc:
             return exc
         return None

@@ -29,6 +29,9 @@ def identity_of(signin: SignIn | None, account: str) -> dict[str, str]:
     if signin is None:
         return {"type": "Unknown"}
     ident = signin.identity
+    if signin.kind == "iam" or ident is None:  # an IAM user signed in with its password
+        return {"type": "IAMUser", "arn": signin.provider_arn, "accountId": account,
+                "principalId": signin.user_id or "", "userName": signin.session_name}
     if signin.kind == "saml":
         name = signin.provider_arn.split(":saml-provider/", 1)[-1]
         return saml_user_identity(attrs.name_qualifier(ident.issuer, account, name), ident.subject)

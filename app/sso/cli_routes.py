@@ -325,7 +325,8 @@ async def _start(deps: CliDeps, request: Request) -> Response:
                     return pages.redirect(choice.url)
             raise errors.NoSuchEntity(f"there is no sign-in named `{provider}`; choose one of those listed at "
                                       f"{deps.public_url}/sso", reason="sso_start_unknown_provider")
-        return pages.render("signin.html", {"signin": None, "choices": choices, "public_url": deps.public_url})
+        return pages.render("signin.html", {"signin": None, "choices": choices, "public_url": deps.public_url,
+                                            "iam_link": f"/sso/iam{suffix}"})
     except Exception as failure:  # noqa: BLE001 - a page, never a crash
         return _page_failure(deps, request, "StartSignIn", failure, title="Sign in")
 

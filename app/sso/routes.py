@@ -37,7 +37,8 @@ MAX_CHOICE_POST = 8 * 1024
 MAX_QUERY = 4096
 MAX_NEXT = 256
 _NEXT = re.compile(r"/[A-Za-z0-9/_.~-]*(?:\?[A-Za-z0-9=&_.~%-]*)?")
-ACTIONS = {"saml": "AssumeRoleWithSAML", "oidc": "AssumeRoleWithWebIdentity"}
+ACTIONS = {"saml": "AssumeRoleWithSAML", "oidc": "AssumeRoleWithWebIdentity", "iam": "AssumeRole"}
+PROTOCOLS = {"saml": "SAML", "oidc": "OpenID Connect", "iam": "password"}
 
 
 class BadInput(errors.ValidationError):
@@ -278,7 +279,7 @@ class SsoPages:
         targets = (f"http://127.0.0.1:{signin.cli.port}",) if signin.cli and signin.cli.port else ()
         return pages.render("picker.html", {
             "signin": signin, "groups": picker.groups(choices), "provider_label": provider_label,
-            "protocol": "SAML" if signin.kind == "saml" else "OpenID Connect", "expires_iso": iso,
+            "protocol": PROTOCOLS[signin.kind] + (" and MFA" if signin.mfa else ""), "expires_iso": iso,
             "expires_text": text, "expires_in": relative, "public_url": self.d.public_url,
             "account_alias": alias}, form_targets=targets)
 
@@ -345,8 +346,9 @@ class SsoPages:
         return response
 
 
-def sso_routes(deps: SsoDeps) -> list[Route]:
-    p = SsoPages(deps)
+def sso_routes(deps: SsoDeps, pages: SsoPages | None = None) -> list[Route]:
+    """The pages' routes; `pages` an SsoPages of more ways to sign in (app.sso.password_routes)."""
+    p = pages or SsoPages(deps)
     return [
         Route("/saml", p.acs, methods=["POST"]),
         Route("/saml/metadata", p.metadata, methods=["GET"]),

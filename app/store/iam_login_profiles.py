@@ -3,7 +3,9 @@
 A login profile is a HASH beside its user (`T:user:l:login`): `h` the current password's
 argon2id hash (the store never sees a password), `o` the hashes of earlier passwords, newest
 first, as JSON (kept only as many as PasswordReusePrevention asks), `c` when the password was
-first set (the profile's CreateDate), `m` when it last changed, `r` "1" while a reset is required.
+first set (the profile's CreateDate), `m` when it last changed, `r` "1" while a reset is required,
+`u` when it was last used to sign in (app.services.sso_password; written without an epoch bump:
+it is not IAM state, as RoleLastUsed is not).
 A rename of the user moves the HASH (app.store.iam_users); DeleteUser is refused while it exists.
 
 The account password policy is one JSON record (`T:pwpolicy`), replaced whole by every update.
@@ -17,6 +19,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from typing import Any
+
+from redis.exceptions import WatchError
 
 from app.core.errors import EntityAlreadyExists, EntityTemporarilyUnmodifiable, NoSuchEntity
 from app.core.passwords import PasswordPolicy, StoredLoginProfile
@@ -37,7 +41,8 @@ def _profile(user_name: str, h: dict[str, str]) -> StoredLoginProfile:
                               previous_hashes=tuple(json.loads(h.get("o") or "[]")),
                               password_created=float(h["c"]),
                               password_last_changed=float(h.get("m") or h["c"]),
-                              password_reset_required=h.get("r") == "1")
+                              password_reset_required=h.get("r") == "1",
+                              password_last_used=float(h["u"]) if h.get("u") else None)
 
 
 class LoginProfilesMixin(EntitiesMixin):
@@ -118,6 +123,22 @@ class LoginProfilesMixin(EntitiesMixin):
             pipe.delete(key)
 
         await self._atomic([user_key, key], body)
+
+    async def note_password_used(self, user_name: str, when: float) -> None:
+        """PasswordLastUsed: one HSET of `u`, only while the profile exists (WATCHed, so a
+        profile deleted meanwhile is not recreated as a hash without a password). Best effort:
+        a concurrent change of the profile skips the note."""
+        key = self._login_keys(user_name)[1]
+        async with self._r.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if not await pipe.exists(key):
+                    return
+                pipe.multi()
+                pipe.hset(key, "u", str(int(when)))
+                await pipe.execute()
+            except WatchError:
+                return
 
     # ---- failed old-password checks (not IAM state: outside the hash tag, expiring) ----
     def _password_attempts(self) -> MfaAttempts:

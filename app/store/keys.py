@@ -26,6 +26,12 @@ its sealed credentials, taken once), found by its user code (`sso:devuser:HASH`)
 reference its browser sign-in carries (`sso:devref:HASH`), and attempts counted per client under
 `sso:devtry:HASH` (app.store.device_grants). Each HASH is a keyed hash: the codes are secrets.
 
+IAM-user password sign-in on the browser pages (not IAM state, all expiring): attempts counted
+per user name under `sso:pwtry:user:HASH` and per client address under `sso:pwtry:ip:HASH`
+(HASH = keyed hash of the lowercased name / the address), one counter each, its window its
+expiry (app.store.signin_throttle); the steps after a good password (MFA code, new password)
+wait under `sso:req:iam:HASH` like the other pending logins.
+
 IAM layout (`T` = the tag, `l` = the lowercased entity name: names are unique
 case-insensitively, the record keeps the original case):
 
@@ -132,6 +138,12 @@ class Keys:
     def sso(kind: str, digest: str) -> str:
         """`kind`: `req:saml` | `req:oidc` | `signin`; `digest`: keyed hash of the handle."""
         return f"sso:{kind}:{digest}"
+
+    @staticmethod
+    def signin_attempts(kind: str, digest: str) -> str:
+        """Password sign-in attempts: `kind` `user` | `ip`, `digest` a keyed hash of the
+        subject (app.store.signin_throttle)."""
+        return f"sso:pwtry:{kind}:{digest}"
 
     # ---- OIDC key sets fetched from identity providers (not IAM state) ----
     @staticmethod

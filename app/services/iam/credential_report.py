@@ -159,7 +159,7 @@ async def collect_rows(store: IamStore, account: str, now: float) -> list[Creden
                 mfa = await store.list_mfa_devices(user.user_name)
                 rows.append(CredentialRow(
                     user.user_name, user.arn, user.create_date,
-                    password=Password(profile.password_last_changed, user.password_last_used)
+                    password=Password(profile.password_last_changed, profile.password_last_used)
                     if profile else None,
                     mfa=bool(mfa), keys=await _keys(store, user.user_name),
                     certs=await _certs(store, user.user_name)))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from app.core import arn as arns
@@ -71,7 +72,10 @@ class UsersService(IamServiceBase):
             created = await self._store.root_created()
             return {"user": RootUser(user_id=self._account, arn=arns.root(self._account),
                                      create_date=created or self._clock.time())}
-        return {"user": await self._user_target(call, "GetUser", name)}
+        user = await self._user_target(call, "GetUser", name)
+        profile = await self._store.get_login_profile(user.user_name)  # PasswordLastUsed lives there
+        used = profile.password_last_used if profile is not None else None
+        return {"user": replace(user, password_last_used=used) if used is not None else user}
 
     async def update_user(self, call: Call, *, user_name: str, new_path: str | None = None,
                           new_user_name: str | None = None) -> None:
