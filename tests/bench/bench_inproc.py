@@ -7,7 +7,11 @@ benchmark for comparing changes to the request path; `--profile` prints cProfile
 functions. Prints figures only; asserts nothing.
 
     python tests/bench/bench_inproc.py [--action assume|gci|web] [--grant inline|aws-admin|customer-admin]
-                                       [--requests 20000] [--profile]
+                                       [--requests 20000] [--profile] [--access-advisor on|off|alternate]
+
+`--access-advisor alternate` measures what access advisor's recording costs (app.services.last_accessed):
+rounds alternate with the recording on and off in the same process (on, off, off, on, ...: the order
+and any drift cancel out), and the medians of each are printed with their difference.
 """
 from __future__ import annotations
 
@@ -124,10 +128,17 @@ async def main_async(args) -> None:
         import cProfile
         prof = cProfile.Profile()
         prof.enable()
-    for _ in range(args.rounds):
+    usage = container.authorizer._usage  # access advisor's recorder (bench-only reach into the authorizer)
+    modes = {"on": ["on"], "off": ["off"], "alternate": ["on", "off"]}[args.access_advisor]
+    by_mode: dict[str, list[float]] = {"on": [], "off": []}
+    for i in range(args.rounds * len(modes)):
+        mode = modes[(0, 1, 1, 0)[i % 4] % len(modes)]  # on off off on ...: order and drift cancel out
+        container.authorizer._usage = usage if mode == "on" else None
         elapsed, lat = await drive(app, req, args.requests, args.concurrency)
         lat.sort()
         rounds.append((elapsed / args.requests * 1e6, lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3))
+        by_mode[mode].append(elapsed / args.requests * 1e6)
+    container.authorizer._usage = usage
     if prof:
         prof.disable()
         import pstats
@@ -137,6 +148,11 @@ async def main_async(args) -> None:
               f"p50 {p50:.2f} ms  p99 {p99:.2f} ms at {args.concurrency} in flight")
     print(f"{args.action} ({args.grant}): median {statistics.median(r[0] for r in rounds):.1f} µs/request "
           f"over {args.rounds} rounds")
+    if args.access_advisor == "alternate":
+        on, off = statistics.median(by_mode["on"]), statistics.median(by_mode["off"])
+        print(f"{args.action} ({args.grant}) access advisor recording: on {on:.1f} µs/request, off {off:.1f} "
+              f"µs/request (medians of {args.rounds} alternated rounds each): {on - off:+.1f} µs, "
+              f"{(on - off) / off * 100:+.1f}%")
     await redis.flushdb()
     await redis.aclose()
     if idp is not None:
@@ -197,6 +213,8 @@ def main() -> None:
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="FLUSHED at start and end")
     p.add_argument("--log", default="file", help="'null' for /dev/null, else a file path (default: a temp file)")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--access-advisor", choices=("on", "off", "alternate"), default="on",
+                   help="access advisor's recording on the request path (alternate: rounds switch it on and off)")
     p.add_argument("--sort", default="tottime")
     p.add_argument("--top", type=int, default=45)
     args = p.parse_args()
