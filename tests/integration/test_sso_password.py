@@ -28,6 +28,7 @@ from app.core import totp
 from tests.redis_target import redis_url
 
 from .conftest import ACCOUNT, REGION, ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server
+from .test_login_e2e import home, login  # noqa: F401 - `tessera login` as a subprocess, in a temporary HOME
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -265,6 +266,34 @@ def test_a_due_password_change_needs_the_right_to_change_it(world: World, page: 
         page.wait_for_url(f"{world.url}/sso/roles")
     finally:
         world.iam.delete_account_password_policy()
+
+
+def test_tessera_login_with_an_iam_user(world: World, page: Any, home: Any) -> None:
+    password = world.user("pw-ivy", assume=["pw-dev"])
+    cli = login(home, "--profile", "ivy", "--url", world.url)
+    url = cli.url()
+    assert url.startswith(f"{world.url}/sso/start?cli_port=")
+    page.goto(url)
+    page.get_by_role("link", name="Sign in as an IAM user").click()
+    page.wait_for_url(re.compile(r".*/sso/iam\?cli_challenge=.*"))
+    page.fill("#iam-user", "pw-ivy")
+    page.fill("#iam-password", password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{world.url}/sso/roles")
+    page.locator("li", has=page.locator(".name", has_text="pw-dev")).locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"http://127\.0\.0\.1:\d+/callback\?code=[A-Za-z0-9_-]{43}$"))
+    code, out, err = cli.finish()
+    assert code == 0, err
+    session = boto3.Session(profile_name="ivy")
+    arn = session.client("sts", endpoint_url=world.url, region_name=REGION).get_caller_identity()["Arn"]
+    assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/pw-dev/pw-ivy"
+    saved = json.loads((home / ".aws" / "tessera" / "ivy.json").read_text())
+    with httpx.Client(base_url=world.url, timeout=30) as http:  # renewals take the picker's path again
+        renewed = http.post("/sso/cli/refresh", data={"refresh_token": saved["refresh_token"]})
+        assert renewed.status_code == 200, renewed.text
+        world.iam.delete_user_policy(UserName="pw-ivy", PolicyName="assume")  # no longer allowed: no renewal
+        refused = http.post("/sso/cli/refresh", data={"refresh_token": renewed.json()["refresh_token"]})
+        assert refused.status_code >= 400 and "AccessKeyId" not in refused.text
 
 
 # ---- slowing down failed sign-ins ----
