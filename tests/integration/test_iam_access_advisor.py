@@ -230,6 +230,7 @@ def test_list_policies_granting_service_access(server: Server, root_iam: Any) ->
 
 def test_errors(server: Server, root_iam: Any, unchecked_iam: Any) -> None:
     user = new_user(root_iam, server)
+    job = report(root_iam, user.arn)["JobId"]
     cases: list[tuple[Any, str, int]] = [
         (lambda: root_iam.get_service_last_accessed_details(JobId=str(uuid.uuid4())), "NoSuchEntity", 404),
         (lambda: root_iam.get_service_last_accessed_details_with_entities(
@@ -259,6 +260,11 @@ def test_errors(server: Server, root_iam: Any, unchecked_iam: Any) -> None:
         (lambda: unchecked_iam.get_service_last_accessed_details(JobId="short"), "ValidationError", 400),
         (lambda: root_iam.get_service_last_accessed_details(JobId=str(uuid.uuid4()), Marker="garbage"),
          "NoSuchEntity", 404),
+        (lambda: root_iam.get_service_last_accessed_details(JobId=job, Marker="garbage"), "ValidationError", 400),
+        (lambda: root_iam.generate_service_last_accessed_details(Arn="arn:aws:iam::210987654321:user/someone"),
+         "NoSuchEntity", 404),
+        (lambda: root_iam.generate_service_last_accessed_details(Arn=f"arn:aws:iam:eu-west-1:{ACCOUNT}:user/x"),
+         "InvalidInput", 400),
     ]
     for call, want, status in cases:
         with pytest.raises(ClientError) as exc:

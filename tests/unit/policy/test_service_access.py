@@ -1,75 +1,42 @@
-"""Which service namespaces an identity policy allows (access advisor's policy half): a table of
-documents, each with a note, and the namespaces they must yield."""
+"""Which service namespaces an identity policy allows (access advisor's policy half): the
+data-driven corpus tests/cases/access/namespaces.yaml (each case has a `note`), plus the
+display names."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from app.policy.service_access import SERVICE_NAMES, document_namespaces, service_name
 
-ALL = sorted(SERVICE_NAMES)
+CASES = yaml.safe_load((Path(__file__).resolve().parents[2] / "cases" / "access" / "namespaces.yaml").read_text())
 
 
-def doc(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+def _document(case: dict[str, Any]) -> str:
+    if "document" in case:
+        return str(case["document"])
+    return json.dumps({"Version": "2012-10-17", "Statement": case["statements"]})
 
 
-def allow(**element: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Resource": "*", **element}
-
-
-CASES: list[tuple[str, str, list[str]]] = [
-    ("one literal action", doc(allow(Action="iam:GetUser")), ["iam"]),
-    ("a list over three services, case folded", doc(allow(Action=["iam:Get*", "STS:GetCallerIdentity", "S3:GetObject"])),
-     ["iam", "s3", "sts"]),
-    ("an action wildcard stays in its service", doc(allow(Action="iam:*")), ["iam"]),
-    ("a service unknown to the table is taken as written", doc(allow(Action="quicksight:ListUsers")),
-     ["quicksight"]),
-    ("`*` is every known service", doc(allow(Action="*")), ALL),
-    ("`*:*` is every known service", doc(allow(Action="*:*")), ALL),
-    ("a wildcard service part expands over the known ones", doc(allow(Action="s*:Get*")),
-     sorted(n for n in ALL if n.startswith("s"))),
-    ("`?` matches one character", doc(allow(Action="s?s:*")), ["sns", "sqs", "sts"]),
-    ("a Deny statement allows nothing", doc({"Effect": "Deny", "Action": "*", "Resource": "*"}), []),
-    ("a Deny does not remove what an Allow grants",
-     doc(allow(Action="iam:*"), {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}), ["iam"]),
-    ("NotAction of a whole service leaves every other known one",
-     doc(allow(NotAction="iam:*")), [n for n in ALL if n != "iam"]),
-    ("NotAction of one action leaves the service allowed", doc(allow(NotAction="iam:DeleteUser")), ALL),
-    ("NotAction naming an unknown service's action allows that service too",
-     doc(allow(NotAction=["quicksight:DeleteUser"])), sorted([*ALL, "quicksight"])),
-    ("NotAction `*` allows nothing", doc(allow(NotAction="*")), []),
-    ("NotAction with a wildcard service part removes the matching services",
-     doc(allow(NotAction=["s*:*", "iam:*"])), [n for n in ALL if not n.startswith("s") and n != "iam"]),
-    ("a statement given as an object, not a list",
-     json.dumps({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}}),
-     ["sqs"]),
-    ("conditions and resources are not read",
-     doc(allow(Action="kms:Decrypt", Resource="arn:aws:kms:*:*:key/x",
-               Condition={"Bool": {"aws:SecureTransport": "true"}})), ["kms"]),
-    ("statements add up", doc(allow(Action="ec2:RunInstances"), allow(Action="lambda:InvokeFunction")),
-     ["ec2", "lambda"]),
-    ("an action without a service part names no service", doc(allow(Action="GetUser")), []),
-    ("a service part outside AWS's namespace alphabet is dropped", doc(allow(Action="bad ns:Get")), []),
-    ("not JSON allows nothing", "{not json", []),
-    ("a document without statements allows nothing", json.dumps({"Version": "2012-10-17"}), []),
-]
-
-
-@pytest.mark.parametrize("document, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_document_namespaces(document: str, expected: list[str]) -> None:
-    assert sorted(document_namespaces(document)) == sorted(expected)
+@pytest.mark.parametrize("case", CASES, ids=[c["note"] for c in CASES])
+def test_corpus(case: dict[str, Any]) -> None:
+    known = tuple(case.get("known", SERVICE_NAMES))
+    if "namespaces" in case:
+        expected = set(case["namespaces"])
+    else:
+        expected = (set(known) - set(case["all_known_except"])) | set(case.get("plus", []))
+    text = _document(case)
+    got = document_namespaces(text, known=known) if "known" in case else document_namespaces(text)
+    assert got == expected
 
 
 def test_a_parsed_document_and_its_text_agree() -> None:
-    text = doc(allow(Action=["iam:GetUser", "s3:*"]))
+    text = json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Action": ["iam:GetUser", "s3:*"], "Resource": "*"}]})
     assert document_namespaces(json.loads(text)) == document_namespaces(text) == {"iam", "s3"}
-
-
-def test_an_explicit_known_list_replaces_the_table() -> None:
-    assert document_namespaces(doc(allow(Action="*")), known=("iam", "sts")) == {"iam", "sts"}
 
 
 @pytest.mark.parametrize("namespace, name", [
