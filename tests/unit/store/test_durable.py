@@ -5,14 +5,8 @@ writes share one WAIT; reads never queue behind a WAIT."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
@@ -28,53 +22,16 @@ from app.store.keys import Keys
 from app.store.multiplex import MultiplexedRedis
 from app.store.secretbox import SecretBox
 from app.store.sessions import SessionStore
+from tests.redis_replica import Pair, primary_with_replica
 
 ACCOUNT = "123456789012"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Pair:
-    primary: int
-    replica: int
-    replica_proc: subprocess.Popen[bytes]
 
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Pair]:
     """A primary and its replica (synced) on free loopback ports, nothing persisted."""
-    directory = tempfile.mkdtemp(prefix="tessera-wait-")
-    procs = []
-    ports = [_free_port(), _free_port()]
-    try:
-        for port, extra in ((ports[0], []), (ports[1], ["--replicaof", "127.0.0.1", str(ports[0])])):
-            procs.append(subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
-                 "--dbfilename", f"{port}.rdb", "--save", "", "--appendonly", "no",
-                 "--repl-diskless-sync-delay", "0", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis(port=ports[1]).info("replication").get("master_link_status") == "up":
-                    break
-            except redis.RedisError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("the replica did not sync")
-        yield Pair(ports[0], ports[1], procs[1])
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.kill()
-                proc.wait(5)
-        shutil.rmtree(directory, ignore_errors=True)
+    with primary_with_replica() as running:
+        yield running
 
 
 @pytest_asyncio.fixture(loop_scope="function")
