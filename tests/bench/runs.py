@@ -108,6 +108,12 @@ class Bench:
                 for url in (a.redis_url, a.control_redis_url):
                     seeding.redis_flush(url)
 
+    def stop_servers(self) -> None:
+        """Stop every server this bench started (each by its own process group)."""
+        for t in self._started:
+            t.server.stop()
+        self._started.clear()
+
     def _attempt(self, what: str, step: Callable[[], object]) -> None:
         try:
             step()
@@ -119,7 +125,7 @@ class Bench:
         # Both servers share the server core: a server still working off its previous run's
         # backlog (moto answers slowly and keeps going after wrk stops) must not steal the
         # core from the next one. Wait until the core is idle before every measurement.
-        wait_for_idle_cpu(self.args.server_cpu)
+        wait_for_idle_cpu(self.args.server_cpu, timeout=getattr(self.args, "idle_wait", 30.0))
         status, body = wrkrun.check_once(req)
         if status != 200:
             raise RuntimeError(f"{target} {name}: prepared request got {status}: {body[:400]}")
@@ -148,15 +154,20 @@ class Bench:
         target.ident = servers.provision(f"http://127.0.0.1:{port}", "testing", "testing1234")
         return target
 
-    def start_tessera(self, name: str, redis_url: str) -> Target:
+    def start_tessera(self, name: str, redis_url: str,
+                      extra_env: dict[str, str] | None = None) -> Target:
+        """`tessera serve` on `redis_url` (a single server's db is flushed first; a cluster is
+        the caller's to prepare), provisioned; `extra_env` adds or overrides settings."""
         a, port = self.args, servers.free_port()
-        seeding.redis_flush(redis_url)
+        if redis_url.startswith(("redis://", "rediss://", "unix://")):
+            seeding.redis_flush(redis_url)
         root_key = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
                                     for _ in range(16))
         env = {"TESSERA_REDIS_URL": redis_url,
                "TESSERA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
                "TESSERA_ROOT_ACCESS_KEY_ID": root_key,
-               "TESSERA_ROOT_SECRET_ACCESS_KEY": base64.b64encode(secrets.token_bytes(30)).decode()}
+               "TESSERA_ROOT_SECRET_ACCESS_KEY": base64.b64encode(secrets.token_bytes(30)).decode(),
+               **(extra_env or {})}
         srv = Server(name, servers.tessera_command(port), cpu=a.server_cpu,
                      log=self.work / f"{name}.log", env=env)
         target = Target(name, srv, env=env)
