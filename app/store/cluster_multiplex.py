@@ -13,10 +13,12 @@ Failures. A dropped or refused connection, a timeout, or a reply that says the s
 the node cannot serve (MOVED, ASK, CLUSTERDOWN, TRYAGAIN, MASTERDOWN, READONLY) make this client
 read the slot map again (one refresh at a time, shared by every command that failed meanwhile)
 and drop the multiplexers of nodes that are no longer primaries. The command is then sent once
-more to the slot's owner when that is safe: a read, or a command the node refused (nothing ran).
+more to the slot's owner when that is safe: a read that did not time out, or a command the node
+refused (nothing ran).
 A write that may have run fails with redis-py's ConnectionError (503), as do a second failure and
 a refresh that fails. So after a failover the first commands to the new primary succeed without
-a restart.
+a restart. A durable write that too few replicas acknowledged (NotReplicated) is no node
+failure: it fails alone, with 503.
 """
 from __future__ import annotations
 
@@ -26,9 +28,10 @@ from typing import Any
 
 from redis.crc import key_slot
 from redis.exceptions import SlotNotCoveredError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.store.cluster import NODE_FAILURES, REFUSED, StoreCluster, as_unavailable
-from app.store.multiplex import SET_REPLY, MultiplexedRedis, set_command
+from app.store.multiplex import SET_REPLY, MultiplexedRedis, NotReplicated, set_command
 
 READS = frozenset({"GET", "MGET"})
 
@@ -101,11 +104,14 @@ class ClusterMultiplexedRedis:
             return answer
 
         def settle(done: "asyncio.Future[Any]") -> None:
+            if done.cancelled():
+                answer.cancel()
+                return
             error = done.exception()
             if error is None:
                 if not answer.done():
                     answer.set_result(done.result())
-            elif isinstance(error, NODE_FAILURES):
+            elif isinstance(error, NODE_FAILURES) and not isinstance(error, NotReplicated):
                 asyncio.ensure_future(self._again(answer, args, key, convert, error))
             elif not answer.done():
                 answer.set_exception(error)
@@ -134,7 +140,9 @@ class ClusterMultiplexedRedis:
         """After a failure (`error`) or with no slot map: refresh the map, then send the command
         (once more, when that is safe) and answer with what it gets."""
         try:
-            safe = error is None or args[0] in READS or isinstance(error, REFUSED)
+            # not a timeout: the node is slow or out of reach, and asking again would double the wait
+            safe = error is None or isinstance(error, REFUSED) or (
+                args[0] in READS and not isinstance(error, RedisTimeoutError))
             await self._refresh(forced=error is not None)
             if not safe:
                 raise as_unavailable(error)  # type: ignore[arg-type]

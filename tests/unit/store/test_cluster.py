@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -20,9 +21,11 @@ from app.store.cluster import ClusterUrlError, StoreCluster, connect_cluster, pa
 from app.store.cluster_multiplex import ClusterMultiplexedRedis
 from app.store.cli_refresh import RefreshGrants
 from app.store.device_grants import DeviceGrants
+from app.store.durable import DurableWrites
 from app.store.iam_store import IamStore
 from app.store.keys import Keys
 from app.store.mfa_attempts import MfaAttempts
+from app.store.multiplex import NotReplicated
 from app.store.oidc_jwks import JwksCache
 from app.store.secretbox import SecretBox
 from app.store.sso_state import OidcClient, SsoState
@@ -228,3 +231,31 @@ async def test_after_a_primary_dies_reads_recover_and_writes_fail_with_503(clust
     finally:
         await hot.aclose()
         cluster.restart(victim)
+
+
+async def test_durable_writes_wait_on_the_primary_that_owns_the_key(cluster: RedisCluster,
+                                                                     client: StoreCluster) -> None:
+    durable = DurableWrites(ClusterMultiplexedRedis.of(client, wait=(1, 300)))
+    try:
+        keys = [f"sess:durable-{i}" for i in range(12)]
+        assert await asyncio.gather(*(durable.writer.set(k, "v", px=60_000) for k in keys)) == [True] * 12
+        for key in keys[:4]:  # the owner's replica has it when the write returns
+            replica = sync_redis.Redis(port=cluster.replica_of(cluster.primary_for(key)), decode_responses=True,
+                                       single_connection_client=True)
+            replica.execute_command("READONLY")  # a cluster replica answers reads only when asked so
+            assert replica.get(key) == "v"
+        await durable.confirm(Keys(ACCOUNT).tag)  # the IAM shard's replica acknowledges too
+        # a stalled replica: its shard's durable writes fail alone (503), the others go on
+        stalled_key = keys[0]
+        other_key = next(k for k in keys if cluster.primary_for(k) != cluster.primary_for(stalled_key))
+        replica = cluster.procs[cluster.replica_of(cluster.primary_for(stalled_key))]
+        replica.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(NotReplicated):
+                await durable.writer.set(stalled_key, "w")
+            assert await durable.writer.set(other_key, "w") is True
+        finally:
+            replica.send_signal(signal.SIGCONT)
+        assert await durable.writer.set(stalled_key, "x") is True
+    finally:
+        await durable.aclose()
