@@ -125,3 +125,38 @@ async def test_fewer_replicas_than_required_refuse_every_durable_write(pair: Pai
             await store.put(_session("ASIATWOREPLICAS00001", clock), "digest")
     finally:
         await writer.aclose()
+
+
+async def test_durable_writes_follow_the_primary_through_sentinel() -> None:
+    """With Sentinel (app.store.sentinel) the durable connection is the pool's like every other:
+    it WAITs on the current primary, and after a failover on the new one."""
+    from app.store.connection import connect
+    from tests.redis_sentinel import RedisSentinel
+
+    clock, box = Clock(), SecretBox(b"k" * 32)
+    with RedisSentinel.start(replicas=1) as rs:
+        client = connect(rs.url)
+        durable = DurableWrites(MultiplexedRedis.of(client, wait=(1, 1000)))
+        store = SessionStore(MultiplexedRedis.of(client), box=box, clock=clock, writer=durable.writer)
+        try:
+            await store.put(_session("ASIABEFOREFAILOVER01", clock), "digest")
+            old = rs.primary()
+            replica = next(p for p in rs.data_ports if p != old)
+            rs.kill(old)
+            new = rs.wait_failover(old)
+            rs.restart(old)  # back as the new primary's replica: WAIT 1 can be met again
+            for attempt in range(20):  # the first writes may meet the dead primary's connection
+                try:
+                    await store.put(_session(f"ASIASENTINEL{attempt:08d}", clock), "digest")
+                    break
+                except ServiceUnavailable:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("durable writes did not resume after the failover")
+            assert rs.data_client(old).get(Keys.session(f"ASIASENTINEL{attempt:08d}")) is not None
+            assert new == replica
+            # what was returned before the primary died is on the promoted replica
+            assert rs.data_client(new).get(Keys.session("ASIABEFOREFAILOVER01")) is not None
+        finally:
+            await durable.aclose()
+            await client.aclose()
