@@ -268,6 +268,37 @@ def test_the_redis_cluster_overlay_waits_for_a_replica_and_runs_more_pods() -> N
                for r in policy["spec"]["egress"] for t in r["to"] if "podSelector" in t)
 
 
+def test_the_redis_cluster_overlay_runs_the_cluster_its_url_names() -> None:
+    objects = render("overlays/redis-cluster")
+    config = configmap_of(objects, tessera(objects)[2])
+    nodes = one(objects, "StatefulSet", "redis-cluster")
+    headless = one(objects, "Service", nodes["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["publishNotReadyAddresses"] is True
+    assert selects({"matchLabels": headless["spec"]["selector"]}, nodes["spec"]["template"]["metadata"]["labels"])
+    count = nodes["spec"]["replicas"]
+    assert count >= 6  # three primaries, a replica each
+    names = {f"{nodes['metadata']['name']}-{i}.{headless['metadata']['name']}:6379" for i in range(count)}
+    seeds = config["TESSERA_REDIS_URL"].removeprefix("redis+cluster://").split(",")
+    assert set(seeds) <= names and len(seeds) >= 2
+    job = one(objects, "Job", "redis-cluster-create")
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "1" and set(args[1:]) == names, "the Job creates the cluster from every node"
+    # every node and the Job mount the generated ConfigMap holding the configuration and scripts
+    (container,) = nodes["spec"]["template"]["spec"]["containers"]
+    assert container["args"][0] == "/etc/redis/redis-cluster.conf"
+    for spec in (nodes["spec"]["template"]["spec"], job["spec"]["template"]["spec"]):
+        (volume,) = [v for v in spec["volumes"] if "configMap" in v]
+        data = one(objects, "ConfigMap", volume["configMap"]["name"])["data"]
+        assert set(data) == {"redis-cluster.conf", "redis-cluster-start.sh", "redis-cluster-create.sh"}
+        assert data["redis-cluster.conf"] == (DEPLOY / "redis" / "redis-cluster.conf").read_text(encoding="utf-8")
+    # the nodes admit Tessera and the Job on 6379, and each other on the bus
+    policy = one(objects, "NetworkPolicy", "redis-cluster")
+    assert selects(policy["spec"]["podSelector"], nodes["spec"]["template"]["metadata"]["labels"])
+    admitted = {(f["podSelector"]["matchLabels"]["app.kubernetes.io/name"], p["port"])
+                for r in policy["spec"]["ingress"] for f in r["from"] for p in r["ports"]}
+    assert {("tessera", 6379), ("redis-cluster-create", 6379), ("redis-cluster", 16379)} <= admitted
+
+
 def test_the_single_redis_overlay_keeps_an_aof_on_a_persistent_volume() -> None:
     objects = render("overlays/single-redis")
     redis = one(objects, "StatefulSet", "redis")
