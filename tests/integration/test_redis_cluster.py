@@ -140,14 +140,15 @@ class Load:
                     made = self.iam.create_access_key(UserName=user)["AccessKey"]
                     with self._lock:
                         self.keys.append(made)
+                time.sleep(0.02)  # a steady load, not a flood: the bound is the stop event
             except ClientError as exc:
                 with self._lock:
                     self.failures.append(int(exc.response["ResponseMetadata"]["HTTPStatusCode"]))
-                time.sleep(0.05)
+                time.sleep(0.2)
             except Exception as exc:  # noqa: BLE001 - anything but an AWS error is a failure of its own
                 with self._lock:
                     self.failures.append(type(exc).__name__)
-                time.sleep(0.05)
+                time.sleep(0.2)
             with self._lock:
                 self.calls += 1
 
@@ -167,10 +168,10 @@ def test_failover_under_load_loses_no_returned_credential(cluster: RedisCluster,
         iam.put_user_policy(UserName=caller_name, PolicyName="p", PolicyDocument=allow("sts:AssumeRole"))
         caller_key = iam.create_access_key(UserName=caller_name)["AccessKey"]
         role = iam.create_role(RoleName=unique("lr"), AssumeRolePolicyDocument=trust({"AWS": caller["Arn"]}))["Role"]
-        users = [iam.create_user(UserName=unique("lk"))["User"]["UserName"] for _ in range(120)]
+        users = [iam.create_user(UserName=unique("lk"))["User"]["UserName"] for _ in range(150)]
 
         load = Load(durable, role["Arn"], caller_key, users)
-        threads = [threading.Thread(target=load.run, args=(which, limit)) for which, limit in (("sts", 400),
+        threads = [threading.Thread(target=load.run, args=(which, limit)) for which, limit in (("sts", 2000),
                                                                                               ("iam", len(users)))]
         for t in threads:
             t.start()
