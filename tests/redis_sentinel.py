@@ -5,6 +5,8 @@
         rs.primary()             # the port the sentinels name as primary now
         rs.kill(rs.primary())    # SIGKILL it; the sentinels fail over after ~1 s of silence
         rs.wait_failover(port)   # until every sentinel names another primary, a real primary
+        rs.restart(port)         # the killed node back, as a replica of the new primary
+        rs.kill_sentinel(rs.sentinel_ports[0])  # the two others still fail over
         rs.failover()            # SENTINEL FAILOVER: the live primary is demoted
 
 Everything runs on free loopback ports: `redis-server` for the data nodes (replicas sync at once,
@@ -121,12 +123,16 @@ class RedisSentinel:
     # ---- what it looks like ----
     def primary(self) -> int:
         """The primary's port as the first sentinel that answers names it."""
-        for port in self.sentinel_ports:
+        for port in self.live_sentinels:
             try:
                 return int(_client(port).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)[1])
             except (redis.RedisError, TypeError):
                 continue
         raise RuntimeError("no sentinel answers")
+
+    @property
+    def live_sentinels(self) -> list[int]:
+        return [p for p in self.sentinel_ports if p in self.procs and self.procs[p].poll() is None]
 
     def role(self, port: int) -> str:
         return str(_client(port).info("replication").get("role"))
@@ -137,10 +143,28 @@ class RedisSentinel:
 
     # ---- failures ----
     def kill(self, port: int) -> None:
-        """SIGKILL the data node on `port`."""
+        """SIGKILL the data node (or sentinel) on `port`."""
         proc = self.procs[port]
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
+
+    def restart(self, port: int, *, timeout: float = 30.0) -> None:
+        """Start the killed data node on `port` again, as a replica of the current primary, and
+        wait until it has synced."""
+        self._spawn_data(port, self.primary())
+
+        def synced() -> bool:
+            try:
+                info = _client(port).info("replication")
+            except redis.RedisError:
+                return False
+            return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+        self._wait(synced, timeout, f"{port} to sync as a replica")
+
+    def kill_sentinel(self, port: int) -> None:
+        """SIGKILL the sentinel on `port` (two of three still make a quorum and elect a leader)."""
+        self.kill(port)
 
     def failover(self) -> int:
         """SENTINEL FAILOVER (the primary is alive and gets demoted); the old primary's port."""
@@ -148,7 +172,7 @@ class RedisSentinel:
 
         def accepted() -> bool:  # refused (INPROG, NOGOODSLAVE) while an earlier failover settles
             try:
-                return bool(_client(self.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", SERVICE))
+                return bool(_client(self.live_sentinels[0]).execute_command("SENTINEL", "FAILOVER", SERVICE))
             except redis.ResponseError:
                 return False
 
@@ -161,7 +185,7 @@ class RedisSentinel:
         def moved() -> bool:
             try:
                 named = {int(_client(p).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)[1])
-                         for p in self.sentinel_ports}
+                         for p in self.live_sentinels}
             except (redis.RedisError, TypeError):
                 return False
             return len(named) == 1 and old not in named and self.role(named.pop()) == "master"

@@ -12,15 +12,18 @@ TLS to the sentinels too; default `no`), and for TLS `ssl_ca_certs`, `ssl_certfi
 Anything else is refused: a typo must not be ignored silently.
 
 How a failover is followed. Every connection (the pool's and the hot-path multiplexer's,
-`MultiplexedRedis.of`) asks the sentinels for the primary when it connects, so one that the
-killed primary dropped reconnects to the new one; while no primary is known the store answers
-503. A demoted primary (`SENTINEL FAILOVER`, or a primary that came back after a failover)
-keeps serving its open connections until the sentinels reconfigure it, several seconds later:
-so the pool asks the sentinels again at most every `REFRESH_INTERVAL` seconds, in the
+`MultiplexedRedis.of`) asks the sentinels for the primary when it connects (SENTINEL
+GET-MASTER-ADDR-BY-NAME), so one that the killed primary dropped reconnects to the new one;
+while no primary answers the store answers 503. A demoted primary (`SENTINEL FAILOVER`, or a
+partition) keeps serving its open connections until the sentinels reconfigure it, ten seconds
+later: so the pool asks the sentinels again at most every `REFRESH_INTERVAL` seconds, in the
 background of the command that finds the answer due, and drops every connection to an address
 that is no longer the primary (an idle one at once, one in use when it is released; what the
-multiplexer has in flight fails with 503; the next commands go to the new primary). redis-py turns a READONLY reply into a disconnect too. A write accepted by the old
-primary in that window is lost with it, as with any Sentinel client; see README.md.
+multiplexer has in flight fails with 503; the next commands go to the new primary). redis-py
+turns a READONLY reply into a disconnect too. What the old primary accepted after the new one
+took over (about a second of writes: the sentinels name the new primary only once they saw it
+promoted) is lost with it, as with any Sentinel client, unless TESSERA_REDIS_WAIT_REPLICAS
+equals the number of replicas (README.md, tests/bench/bench_sentinel.py).
 
 The store's recovery policy (app.store.connection) holds unchanged: the pool is a StorePool,
 its connections are `recovering()` ones, and a failed discovery counts as a failed connect
@@ -36,13 +39,20 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.maint_notifications import MaintNotificationsConfig
 
 from app.store.connection import HEALTH_CHECK_INTERVAL, StorePool
 
-# Seconds between two questions to the sentinels about where the primary is (per process).
-REFRESH_INTERVAL = 1.0
+# Seconds between two questions to the sentinels about where the primary is (per process, in the
+# background): at most this long, after the sentinels name a new primary, do writes still go to
+# a demoted one; the cost is one small query to one sentinel per interval.
+REFRESH_INTERVAL = 0.25
 
 MAX_URL = 4096
 MAX_SENTINELS = 16
@@ -140,16 +150,31 @@ def _options(query: str) -> dict[str, Any]:
 
 
 class _Sentinels(Sentinel):
-    """redis-py's view of the sentinels, whose "no primary" error is one readable line."""
+    """redis-py's view of the sentinels, asking them for the primary as Redis' guidelines for
+    Sentinel clients say (SENTINEL GET-MASTER-ADDR-BY-NAME, first answer wins). redis-py asks
+    SENTINEL MASTERS instead, whose address moves only at the end of a failover, a second or
+    more after the new primary took over and the old one stopped being replicated: writes sent
+    to the old one meanwhile are lost."""
 
     async def discover_master(self, service_name: str) -> Any:
-        try:
-            return await super().discover_master(service_name)
-        except MasterNotFoundError:
-            asked = ", ".join(f"{s.connection_pool.connection_kwargs.get('host')}:"
-                              f"{s.connection_pool.connection_kwargs.get('port')}" for s in self.sentinels)
-            raise MasterNotFoundError(f"no sentinel names a live primary for `{service_name}` "
-                                      f"(asked {asked})") from None
+        failures = []
+        for index, sentinel in enumerate(self.sentinels):
+            try:
+                address: Any = await sentinel.sentinel_get_master_addr_by_name(service_name)
+            except (RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                failures.append(f"{_address(sentinel)}: {type(exc).__name__}")
+                continue
+            if address:
+                self.sentinels[0], self.sentinels[index] = sentinel, self.sentinels[0]  # ask it first next time
+                host, port = address
+                return (host.decode() if isinstance(host, bytes) else str(host)), int(port)
+            failures.append(f"{_address(sentinel)}: unknown service")
+        raise MasterNotFoundError(f"no sentinel names a primary for `{service_name}` ({'; '.join(failures)})")
+
+
+def _address(sentinel: Any) -> str:
+    kwargs = sentinel.connection_pool.connection_kwargs
+    return f"{kwargs.get('host')}:{kwargs.get('port')}"
 
 
 class _SentinelConnection(SentinelManagedConnection):
@@ -228,6 +253,7 @@ def connect_sentinel(url: str, *, max_connections: int = 64, wait: float = 5.0) 
     tls = parts["ssl"] if parts["tls"] else {}
     sentinel_kwargs: dict[str, Any] = {
         "socket_connect_timeout": 1.0, "socket_timeout": 1.0,
+        "retry": Retry(NoBackoff(), 0),  # no retries with backoff: the next sentinel is asked instead
         "username": parts["sentinel_username"], "password": parts["sentinel_password"],
     }
     if parts["sentinel_tls"]:

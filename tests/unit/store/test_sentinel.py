@@ -72,3 +72,32 @@ def test_settings_refuse_a_bad_sentinel_url_at_start_up():
         Settings.from_env(env)
     env["TESSERA_REDIS_URL"] = "redis+sentinel://h:1/svc/2"
     assert Settings.from_env(env).redis_url == "redis+sentinel://h:1/svc/2"
+
+
+async def test_no_sentinel_answers_a_connection_error_in_one_line_and_one_try():
+    """Unreachable sentinels: redis-py's ConnectionError (the wire's 503), one line naming each
+    sentinel asked, and a failed discovery is not repeated (the recovery policy)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from app.store.connection import connect
+
+    client = connect("redis+sentinel://127.0.0.1:1,127.0.0.1:2/svc/3?sentinel_password=hunter2")
+    asked = []
+    sentinels = client.connection_pool.sentinel_manager.sentinels
+    for sentinel in sentinels:
+        original = sentinel.execute_command
+
+        async def counted(*args, _original=original, **kwargs):
+            asked.append(args[0])
+            return await _original(*args, **kwargs)
+
+        sentinel.execute_command = counted
+    try:
+        with pytest.raises(RedisConnectionError) as exc:
+            await client.set("k", "v")
+    finally:
+        await client.aclose()
+    text = str(exc.value)
+    assert "no sentinel names a primary for `svc`" in text and "127.0.0.1:1" in text and "127.0.0.1:2" in text
+    assert "\n" not in text and "hunter2" not in text
+    assert len(asked) == 2  # each sentinel asked once: the discovery was not repeated
