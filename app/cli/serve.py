@@ -37,7 +37,12 @@ def run_serve(*, host: str, port: int, workers: int) -> int:
     except Exception as exc:  # noqa: BLE001 - any failure to reach Redis is fatal here, in one line
         return _fail(f"cannot reach Redis at {redact(settings.redis_url)}: {type(exc).__name__}: {exc}")
 
-    generated = asyncio.run(_bootstrap(settings))
+    from app.core.errors import ServiceUnavailable
+
+    try:
+        generated = asyncio.run(_bootstrap(settings))
+    except ServiceUnavailable as exc:  # e.g. TESSERA_REDIS_WAIT_REPLICAS more than the replicas reachable
+        return _fail(f"the store at {redact(settings.redis_url)} could not keep the root access key: {exc} ({exc.__cause__})")
     if generated is not None:
         akid, secret = generated
         # Printed once, on the first start only; never logged.

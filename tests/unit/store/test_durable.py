@@ -5,7 +5,10 @@ writes share one WAIT; reads never queue behind a WAIT."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -160,3 +163,15 @@ async def test_durable_writes_follow_the_primary_through_sentinel() -> None:
         finally:
             await durable.aclose()
             await client.aclose()
+
+
+def test_serve_refuses_to_start_in_one_line_when_the_root_key_cannot_be_replicated(pair: Pair) -> None:
+    env = {**os.environ, "TESSERA_REDIS_URL": f"redis://127.0.0.1:{pair.primary}/0",
+           "TESSERA_MASTER_KEY": "a" * 43 + "=", "TESSERA_ROOT_ACCESS_KEY_ID": "AKIAROOTTESTKEY00009",
+           "TESSERA_ROOT_SECRET_ACCESS_KEY": "rootSecretKeyForDurabilityTests000000000",
+           "TESSERA_REDIS_WAIT_REPLICAS": "2", "TESSERA_REDIS_WAIT_TIMEOUT_MS": "100"}  # one replica exists
+    out = subprocess.run([sys.executable, "-m", "app", "serve", "--port", "9"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip().count("\n") == 0, out.stderr
+    assert "could not keep the root access key" in out.stderr and "1 of 2 replicas acknowledged" in out.stderr
