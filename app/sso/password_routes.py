@@ -76,7 +76,10 @@ class PasswordPages(SsoPages):
         return response
 
     async def _iam(self, handle: str, carry: list[tuple[str, str]], user_name: str = "") -> dict[str, Any]:
-        alias = await self.d.sso.account_alias()
+        try:
+            alias = await self.d.sso.account_alias()
+        except Exception:  # noqa: BLE001 - a page answering a refusal must not fail on a display detail
+            alias = None
         return {"csrf": self._token(handle), "account": self._account, "alias": alias,
                 "account_label": alias or self._account, "carry": carry, "user_name": user_name}
 

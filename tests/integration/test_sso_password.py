@@ -394,3 +394,27 @@ def test_password_never_in_redis_nor_in_the_log(world: World) -> None:
         assert password.encode() not in everything
         assert password not in log
     assert '"SignIn"' in log.replace(" ", "") or "SignIn" in log  # the sign-ins were audited
+
+
+def test_hostile_input_gets_4xx_never_5xx(world: World) -> None:
+    with httpx.Client(base_url=world.url, timeout=30) as http:
+        token = form_token(http)
+        form = "application/x-www-form-urlencoded"
+        cases: list[tuple[str, dict[str, Any]]] = [
+            ("/sso/iam", {"content": b"a=" + b"x" * 20000, "headers": {"Content-Type": form}}),
+            ("/sso/iam", {"content": "&".join(f"f{i}=1" for i in range(50)).encode(), "headers": {"Content-Type": form}}),
+            ("/sso/iam", {"content": f"csrf={token}&username=a&username=b".encode(), "headers": {"Content-Type": form}}),
+            ("/sso/iam", {"json": {"username": "a", "password": "b"}}),
+            ("/sso/iam", {"data": {"csrf": token, "username": "\u0000" * 64, "password": "p"}}),
+            ("/sso/iam", {"data": {"csrf": token, "username": "a" * 5000, "password": "p" * 5000}}),
+            ("/sso/iam", {"data": {"csrf": token, "username": "x", "password": "y", "cli_port": "80",
+                                   "cli_challenge": "z"}}),
+            ("/sso/iam/password", {"data": {"csrf": token, "old_password": "a", "new_password": "b",
+                                            "confirm_password": "b"}}),
+            ("/sso/iam/mfa", {"content": b"\xff", "headers": {"Content-Type": form}}),
+        ]
+        for path, kw in cases:
+            r = http.post(path, headers={"X-Forwarded-For": "192.0.2.200", **kw.pop("headers", {})}, **kw)
+            assert 400 <= r.status_code < 500, (path, r.status_code)
+        for query in ("?cli_port=1&cli_challenge=x", "?next=//evil.example", "?" + "a=1&" * 100):
+            assert 200 <= http.get("/sso/iam" + query).status_code < 500
