@@ -418,3 +418,52 @@ def test_hostile_input_gets_4xx_never_5xx(world: World) -> None:
             assert 400 <= r.status_code < 500, (path, r.status_code)
         for query in ("?cli_port=1&cli_challenge=x", "?next=//evil.example", "?" + "a=1&" * 100):
             assert 200 <= http.get("/sso/iam" + query).status_code < 500
+
+
+def audit_events(world: World, name: str) -> list[dict[str, Any]]:
+    """The server's audit records named `name` (the log is written asynchronously)."""
+    time.sleep(0.3)
+    out = []
+    for text in world.server.log().splitlines():
+        if '"audit"' in text and f'"{name}"' in text:
+            line = json.loads(text)
+            record = line.get("audit", line)
+            if isinstance(record, dict) and record.get("eventName") == name:
+                out.append(record)
+    return out
+
+
+def test_each_outcome_is_audited_without_the_password(world: World) -> None:
+    password = world.user("pw-jack", assume=["pw-dev"])
+    with httpx.Client(base_url=world.url, timeout=30) as http:
+        assert post_password(http, "pw-jack", password + "-wrong", "192.0.2.70")[0] == 401
+        assert post_password(http, password, "whatever", "192.0.2.70")[0] == 401  # a password typed as the name
+        assert post_password(http, "pw-jack", password, "192.0.2.70")[0] == 303
+    events = [e for e in audit_events(world, "SignIn") if e["sourceIPAddress"] == "192.0.2.70"]
+    assert [(e["outcome"], e.get("reason")) for e in events] == [
+        ("error", "sso_password_password_wrong"), ("error", "sso_password_user_unknown"), ("success", None)]
+    assert events[0]["requestParameters"]["userName"] == "pw-jack"
+    assert events[1]["requestParameters"]["userName"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert events[2]["userIdentity"]["type"] == "IAMUser" and events[2]["userIdentity"]["userName"] == "pw-jack"
+    assert password not in json.dumps(events)
+
+
+def test_a_user_deleted_and_made_again_loses_the_sign_in(world: World) -> None:
+    password = world.user("pw-kate", assume=["pw-dev"])
+    with httpx.Client(base_url=world.url, timeout=30) as http:
+        token = form_token(http)
+        r = http.post("/sso/iam", data={"csrf": token, "username": "pw-kate", "password": password},
+                      headers={"X-Forwarded-For": "192.0.2.80"})
+        assert r.status_code == 303 and r.headers["location"] == "/sso/roles"
+        roles = http.get("/sso/roles")
+        assert roles.status_code == 200 and ">pw-dev<" in roles.text
+        world.iam.delete_login_profile(UserName="pw-kate")
+        world.iam.delete_user_policy(UserName="pw-kate", PolicyName="assume")
+        world.iam.delete_user(UserName="pw-kate")
+        world.user("pw-kate", assume=["pw-dev"])  # the same name, another user
+        gone = http.get("/sso/roles")
+        assert gone.status_code == 403 and "no longer valid" in gone.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', roles.text)
+        assert csrf
+        chosen = http.post("/sso/roles", data={"csrf": csrf.group(1), "role_arn": f"arn:aws:iam::{ACCOUNT}:role/pw-dev"})
+        assert chosen.status_code == 403 and "AWS_SECRET_ACCESS_KEY" not in chosen.text
