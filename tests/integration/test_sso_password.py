@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import pathlib
 import re
 import time
 import uuid
@@ -33,6 +34,7 @@ from .test_login_e2e import home, login  # noqa: F401 - `tessera login` as a sub
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = pathlib.Path(__file__).resolve().parents[1] / "artifacts"
 DB = redis_url(1)  # the browser sign-in tests' database (tests/integration/sso_env.py), flushed here
 USER_LIMIT, SOURCE_LIMIT = 5, 20  # app.store.signin_throttle's defaults
 WRONG = "Your user name or password is incorrect"
@@ -121,6 +123,14 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def shot(page: Any, name: str) -> None:
+    """A screenshot under tests/artifacts/ (git-ignored), as test_sso_browser.py saves its own."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 5000  # a rendered page, not a blank one
+
+
 def sign_in(page: Any, world: World, user: str, password: str) -> None:
     page.goto(f"{world.url}/sso")
     page.fill("#iam-user", user)
@@ -162,11 +172,13 @@ def test_password_sign_in_to_working_credentials(world: World, page: Any) -> Non
     assert "PasswordLastUsed" not in world.iam.get_user(UserName="pw-alice")["User"]
     page.goto(f"{world.url}/sso")
     assert ACCOUNT in page.locator(".signin-form").inner_text()  # the account the form signs in to
+    shot(page, "signin-iam-user")
     sign_in(page, world, "pw-alice", password)
     page.wait_for_url(f"{world.url}/sso/roles")
     # pw-ops: trusted but not allowed by the user's policies; pw-mfa: needs MFA; pw-elsewhere: not trusted
     assert page.locator(".name").all_inner_texts() == ["pw-dev"]
     assert "pw-alice" in page.locator(".who").inner_text()
+    shot(page, "role-picker-iam-user")
     creds = choose(page, "pw-dev")
     assert caller_arn(world, creds) == f"arn:aws:sts::{ACCOUNT}:assumed-role/pw-dev/pw-alice"
     used = world.iam.get_user(UserName="pw-alice")["User"]["PasswordLastUsed"]
@@ -186,6 +198,7 @@ def test_mfa_user_needs_the_code(world: World, page: Any) -> None:
     seed = world.mfa("pw-bob")
     sign_in(page, world, "pw-bob", password)
     assert page.locator("h1").inner_text() == "Multi-factor authentication"
+    shot(page, "signin-iam-user-mfa")
     page.fill("#mfa-code", "000000" if totp.code_at(seed, totp.step_of(time.time())) != "000000" else "111111")
     page.get_by_role("button", name="Verify").click()
     page.wait_for_load_state()
