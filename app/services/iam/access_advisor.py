@@ -8,7 +8,10 @@ reads the subject's policies and the records, stores the finished report under a
 JOB_TTL (seven days, Tessera's choice) and returns; the job is COMPLETED from the first
 GetServiceLastAccessedDetails on (JobCreationDate = JobCompletionDate). As on AWS, a job is for
 the principal that generated it (the same user, or the same role session); anyone else gets
-NoSuchEntity, as for an unknown or expired JobId.
+NoSuchEntity, as for an unknown or expired JobId. WithEntities lists the tracked users and roles
+(the group's members, the policy's holders, or the user or role itself), most recent use of the
+namespace first, those without one after them by name; for a namespace the subject's policies
+do not allow, none (the list is empty).
 
 Authorization (AWS's service authorization reference): Generate… and
 ListPoliciesGrantingServiceAccess on the ARN they are given, the two Get… on `*`.
