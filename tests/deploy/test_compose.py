@@ -3,7 +3,6 @@ secrets from files that are generated (and git-ignored) as deploy/README.md says
 AOF, and settings Tessera starts with."""
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -126,17 +125,41 @@ def _bytes(size: str) -> int:
     return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2)]
 
 
-def test_docker_compose_config_accepts_it_when_the_plugin_is_installed(tmp_path: Path) -> None:
-    """`docker compose config` needs no daemon; where the compose plugin is absent (as here),
-    the structural checks above are what stands."""
+def _compose_command() -> list[str] | None:
+    """`docker compose` (v2) when its plugin is installed, else Debian's `docker-compose` (1.29:
+    it reads the Compose Specification, all but the top-level `name`, which came later)."""
     import shutil
 
     docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        import pytest
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
 
-        pytest.skip("the docker compose plugin is not installed")
-    out = subprocess.run([docker, "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "--format", "json",
-                          "--no-interpolate"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert set(json.loads(out.stdout)["services"]) == {"redis", "tessera"}
+
+def test_docker_compose_validates_it(tmp_path: Path) -> None:
+    """`docker compose config` validates the file against the Compose schema, and needs no
+    daemon (neither the build nor the secret files are touched)."""
+    import pytest
+
+    command = _compose_command()
+    if command is None:
+        pytest.skip("neither the docker compose plugin nor docker-compose is installed")
+    text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    if command[0].endswith("docker-compose"):
+        assert text.count("\nname: tessera\n") == 1
+        text = text.replace("\nname: tessera\n", "\n")
+    (tmp_path / "compose.yaml").write_text(text, encoding="utf-8")
+    bad = text.replace("condition: service_healthy", "condition: service_happy")
+    (tmp_path / "bad.yaml").write_text(bad, encoding="utf-8")
+
+    def config(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command, "--project-directory", str(DEPLOY), "-f", str(tmp_path / name), "config"],
+                              capture_output=True, text=True, timeout=120)
+
+    good = config("compose.yaml")
+    assert good.returncode == 0, good.stderr
+    rendered = yaml.safe_load(good.stdout)
+    assert set(rendered["services"]) == {"redis", "tessera"}
+    assert Path(rendered["services"]["tessera"]["build"]["context"]).resolve() == REPO
+    assert config("bad.yaml").returncode != 0  # the validation is real
