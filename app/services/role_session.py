@@ -39,6 +39,9 @@ class RoleSessionRequest:
     source_identity: str | None = None
     external_id: str | None = None
     mfa_authenticated: bool = False
+    # when the MFA code was checked, when that was before this request (an IAM user's browser
+    # sign-in: aws:MultiFactorAuthAge counts from it); None: now
+    mfa_authenticated_at: float | None = None
     principal: Principal | None = None
     federated_provider: str | None = None
     federation_context: tuple[tuple[str, str], ...] = ()  # also offered to the trust policy

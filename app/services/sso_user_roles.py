@@ -9,7 +9,9 @@ admit the user and the user's identity policies (and permissions boundary) must 
 mint the same session (named after the user, as AWS's console names switched-role sessions; no
 source identity; RoleLastUsed noted). A sign-in made with an MFA code offers
 `aws:MultiFactorAuthPresent` = true to the trust policy, as AssumeRole with SerialNumber and
-TokenCode does; one without does not, so MFA-conditioned roles are not listed.
+TokenCode does, and `aws:MultiFactorAuthAge` counts from the sign-in (when the code was checked),
+as it does for a console session; a sign-in without a code offers neither, so MFA-conditioned
+roles are not listed.
 
 The user is read again at every listing and choice: a user deleted since (or deleted and made
 again under the same name: another user id) gets nothing.
@@ -64,7 +66,8 @@ class UserRoleChoices:
 
     def _request(self, signin: SignIn, role_arn: str, duration_seconds: int | None) -> RoleSessionRequest:
         return RoleSessionRequest(role_arn=role_arn, session_name=signin.session_name,
-                                  duration_seconds=duration_seconds, mfa_authenticated=signin.mfa)
+                                  duration_seconds=duration_seconds, mfa_authenticated=signin.mfa,
+                                  mfa_authenticated_at=signin.signed_in_at if signin.mfa else None)
 
     async def roles(self, call: Call, signin: SignIn) -> list[RoleChoice]:
         """The roles of the account AssumeRole would give this user now (default duration)."""

@@ -260,7 +260,8 @@ class StsService:
         now = float(int(self._clock.time()))
         expires = now + duration if req.not_after is None else min(now + duration, float(int(req.not_after)))
         mfa = req.mfa_authenticated or (inherited is not None and inherited.mfa_authenticated)
-        mfa_at = now if req.mfa_authenticated else (inherited.mfa_authenticated_at if inherited else None)
+        mfa_at = (req.mfa_authenticated_at or now) if req.mfa_authenticated else \
+            (inherited.mfa_authenticated_at if inherited else None)
         if req.redeem is not None:
             await req.redeem()
         used = self._usage.note(role, call.meta.region) if self._usage is not None else None
@@ -332,7 +333,8 @@ class StsService:
             ctx["aws:TagKeys"] = [t.key for t in tags]
         if req.mfa_authenticated:
             ctx["aws:MultiFactorAuthPresent"] = "true"
-            ctx["aws:MultiFactorAuthAge"] = "0"
+            since = req.mfa_authenticated_at
+            ctx["aws:MultiFactorAuthAge"] = str(max(0, int(self._clock.time() - since))) if since else "0"
         for key, value in (*req.federation_context, *req.extra_context):
             present = ctx.get(key)
             ctx[key] = value if present is None else [*([present] if isinstance(present, str) else present), value]

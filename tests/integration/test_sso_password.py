@@ -480,3 +480,29 @@ def test_a_user_deleted_and_made_again_loses_the_sign_in(world: World) -> None:
         assert csrf
         chosen = http.post("/sso/roles", data={"csrf": csrf.group(1), "role_arn": f"arn:aws:iam::{ACCOUNT}:role/pw-dev"})
         assert chosen.status_code == 403 and "AWS_SECRET_ACCESS_KEY" not in chosen.text
+
+
+def test_mfa_age_counts_from_the_sign_in(world: World) -> None:
+    """aws:MultiFactorAuthAge of a role choice is the time since the code was given at sign-in (as
+    for a console session), not 0: a trust policy wanting a code at least 2 s old admits the user
+    once 2 s have passed, which it never would if every choice counted as a fresh code."""
+    world.role("pw-mfa-aged", role_trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, {
+        "Bool": {"aws:MultiFactorAuthPresent": "true"}, "NumericGreaterThanEquals": {"aws:MultiFactorAuthAge": "2"}}))
+    password = world.user("pw-lena", assume=["pw-mfa-aged", "pw-mfa"])
+    seed = world.mfa("pw-lena")
+    with httpx.Client(base_url=world.url, timeout=30) as http:
+        token = form_token(http)
+        step = http.post("/sso/iam", data={"csrf": token, "username": "pw-lena", "password": password},
+                         headers={"X-Forwarded-For": "192.0.2.90"})
+        assert step.status_code == 200 and "Multi-factor authentication" in step.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', step.text)
+        assert csrf
+        done = http.post("/sso/iam/mfa", data={"csrf": csrf.group(1), "code": totp.code_at(seed, totp.step_of(time.time()))})
+        assert done.status_code == 303
+        time.sleep(2.5)
+        roles = http.get("/sso/roles")
+        assert ">pw-mfa-aged<" in roles.text and ">pw-mfa<" in roles.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', roles.text)
+        assert csrf
+        page = http.post("/sso/roles", data={"csrf": csrf.group(1), "role_arn": f"arn:aws:iam::{ACCOUNT}:role/pw-mfa-aged"})
+        assert page.status_code == 200 and "AWS_SESSION_TOKEN" in page.text
