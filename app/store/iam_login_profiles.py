@@ -124,6 +124,13 @@ class LoginProfilesMixin(EntitiesMixin):
 
         await self._atomic([user_key, key], body)
 
+    async def passwords_last_used(self, user_names: list[str]) -> list[float | None]:
+        """PasswordLastUsed of each user (None: never, or no login profile), in one round trip."""
+        if not user_names:
+            return []
+        raw = await self._read(*(("hget", self._login_keys(n)[1], "u") for n in user_names))
+        return [float(v) if v else None for v in raw]
+
     async def note_password_used(self, user_name: str, when: float) -> None:
         """PasswordLastUsed: one HSET of `u`, only while the profile exists (WATCHed, so a
         profile deleted meanwhile is not recreated as a hash without a password). Best effort:

@@ -183,6 +183,8 @@ def test_password_sign_in_to_working_credentials(world: World, page: Any) -> Non
     assert caller_arn(world, creds) == f"arn:aws:sts::{ACCOUNT}:assumed-role/pw-dev/pw-alice"
     used = world.iam.get_user(UserName="pw-alice")["User"]["PasswordLastUsed"]
     assert abs(used.timestamp() - time.time()) < 120
+    listed = {u["UserName"]: u for page in world.iam.get_paginator("list_users").paginate() for u in page["Users"]}
+    assert listed["pw-alice"]["PasswordLastUsed"] == used and "PasswordLastUsed" not in listed["pw-idle"]
     rows = report(world)  # the module's one report (a report is regenerated at most every 4 hours)
     assert rows["pw-alice"]["password_last_used"] == used.strftime("%Y-%m-%dT%H:%M:%S+00:00")
     assert rows["pw-idle"]["password_enabled"] == "true" and rows["pw-idle"]["password_last_used"] == "no_information"

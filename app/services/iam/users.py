@@ -95,8 +95,15 @@ class UsersService(IamServiceBase):
                          marker: str | None = None,
                          max_items: int | None = None) -> dict[str, Any]:
         await self._require(call, "ListUsers", self._user_arn("*", path_prefix or "/"))
-        return await self._scan("users", self._store.list_users, path_prefix, marker, max_items,
+        return await self._scan("users", self._users_with_last_use, path_prefix, marker, max_items,
                                 lambda u: u.user_name.lower())
+
+    async def _users_with_last_use(self, path_prefix: str, after: str | None,
+                                   limit: int) -> tuple[list[User], bool]:
+        """A page of users with their PasswordLastUsed (kept in their login profiles)."""
+        users, more = await self._store.list_users(path_prefix, after, limit)
+        used = await self._store.passwords_last_used([u.user_name for u in users])
+        return [replace(u, password_last_used=t) if t is not None else u for u, t in zip(users, used)], more
 
     # ---- tags ----
     async def tag_user(self, call: Call, *, user_name: str,
