@@ -84,6 +84,7 @@ def measure(name: str, client, count: int, threads: int, make: Callable[[int], o
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    servers.exit_on_sigterm()
     os.sched_setaffinity(0, {args.client_cpu})
     node = redisproc.RedisServer.start()
     bench = Bench(argparse.Namespace(server_cpu=args.server_cpu))

@@ -12,7 +12,8 @@ TESSERA_REDIS_WAIT_REPLICAS=1 (`--wait-timeout-ms`). Each is provisioned by
 servers.provision, and the prepared requests of bench_http (GetCallerIdentity with session
 credentials, AssumeRole with the user's key, signed for each server the same way) are
 replayed by wrk from `--client-cpu` (runs.Bench.load: idle-core wait, warm-up, INVALID on any
-non-2xx). Rounds alternate over the four targets; medians are compared. Then Redis commands
+non-2xx), with Tessera's own CPU µs per request (/proc: steadier than req/s on a shared
+machine). Rounds alternate over the four targets; medians are compared. Then Redis commands
 per request (INFO commandstats over a short run) and redis-benchmark's ops/s on the primary
 for the hot-path commands (GET, SET of a session-sized value; without and with pipelining).
 Prints figures; asserts nothing.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # app, tests.redis
 
 import bench_http  # noqa: E402
 import redisproc  # noqa: E402
+import servers  # noqa: E402
 import wrkrun  # noqa: E402
 from runs import Bench, Target, assume_request, gci_request, log  # noqa: E402
 
@@ -87,16 +90,22 @@ def command_calls(ports: list[int]) -> dict[str, int]:
 
 
 def commands_per_request(bench: Bench, target: Target, kind: str, req: wrkrun.SignedRequest,
-                         ports: list[int]) -> dict[str, float]:
-    """Redis commands per request: the commandstats delta over a 3 s wrk run / its requests."""
-    before = command_calls(ports)
+                         pids: dict[int, int]) -> dict[str, float]:
+    """Over a 3 s wrk run: Redis commands per request (the INFO commandstats delta of the
+    primaries on the ports of `pids` / requests) and the CPU µs per request of those primaries
+    (/proc/PID/stat utime+stime, including their replication to the replicas)."""
+    ports = list(pids)
+    before, cpu0 = command_calls(ports), sum(servers.cpu_seconds(p) for p in pids.values())
     res = wrkrun.run(req, seconds=3, connections=bench.args.connections, cpu=bench.args.client_cpu,
                      workdir=bench.work, name=f"{target.name}-{kind}-commands")
-    after = command_calls(ports)
+    after, cpu1 = command_calls(ports), sum(servers.cpu_seconds(p) for p in pids.values())
     delta = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0) > 0}
     delta = {k: v for k, v in delta.items() if k not in ("info", "ping", "cluster|nodes")}
-    per = {k: round(v / res.requests, 2) for k, v in sorted(delta.items())} if res.requests else {}
-    return {k: v for k, v in per.items() if v > 0}
+    if not res.requests:
+        return {}
+    per = {k: round(v / res.requests, 2) for k, v in sorted(delta.items())}
+    return {**{k: v for k, v in per.items() if v > 0},
+            "redis_cpu_us": round((cpu1 - cpu0) / res.requests * 1e6, 1), "rps": round(res.rps)}
 
 
 def redis_benchmark(port: int, requests: int, cpu: int, value_bytes: int = 460) -> dict[str, float]:
@@ -121,7 +130,8 @@ def median(results: list[dict]) -> dict:
 
 def print_report(results: dict[str, dict[str, list[dict]]]) -> dict:
     summary: dict[str, dict] = {}
-    print(f"\n{'target':<15}{'request':<21}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}  rounds (req/s)")
+    print(f"\n{'target':<15}{'request':<21}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'CPU µs':>8}"
+          f"  rounds (req/s)   CPU µs/request: Tessera's, median of the rounds")
     for kind, _ in KINDS:
         for name, by_kind in results.items():
             runs = by_kind.get(kind, [])
@@ -129,9 +139,10 @@ def print_report(results: dict[str, dict[str, list[dict]]]) -> dict:
                 continue
             m = median(runs)
             valid = all(r["valid"] for r in runs)
-            summary.setdefault(name, {})[kind] = {**m, "valid": valid,
+            cpu = statistics.median(r["cpu_us"] for r in runs)
+            summary.setdefault(name, {})[kind] = {**m, "valid": valid, "cpu_us_median": cpu,
                                                   "rounds_rps": [round(r["rps"]) for r in runs]}
-            print(f"{name:<15}{kind:<21}{m['rps']:>9,.0f}{m['p50_ms']:>8.2f}{m['p99_ms']:>8.2f}  "
+            print(f"{name:<15}{kind:<21}{m['rps']:>9,.0f}{m['p50_ms']:>8.2f}{m['p99_ms']:>8.2f}{cpu:>8.0f}  "
                   f"{', '.join(format(r['rps'], ',.0f') for r in runs)}{'' if valid else '  INVALID (errors)'}")
     print("\nchanges (medians):")
     pairs = [("cluster", "single"), ("single-wait1", "single"), ("cluster-wait1", "cluster")]
@@ -141,16 +152,18 @@ def print_report(results: dict[str, dict[str, list[dict]]]) -> dict:
             if not x or not y or not (x["valid"] and y["valid"]):
                 continue
             change = x["rps"] / y["rps"] - 1
+            cpu = x["cpu_us_median"] - y["cpu_us_median"]
             summary.setdefault("changes", {})[f"{a} vs {b} {kind}"] = {
                 "rps": round(change, 4), "p50_ms": round(x["p50_ms"] - y["p50_ms"], 2),
-                "p99_ms": round(x["p99_ms"] - y["p99_ms"], 2)}
+                "p99_ms": round(x["p99_ms"] - y["p99_ms"], 2), "cpu_us": round(cpu, 1)}
             print(f"  {a} vs {b}, {kind}: req/s {change:+.1%}, p50 {x['p50_ms'] - y['p50_ms']:+.2f} ms, "
-                  f"p99 {x['p99_ms'] - y['p99_ms']:+.2f} ms")
+                  f"p99 {x['p99_ms'] - y['p99_ms']:+.2f} ms, Tessera CPU {cpu:+.0f} µs/request")
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    servers.exit_on_sigterm()
     lock = bench_http.begin(args, "bench_scale")
     if isinstance(lock, int):
         return lock
@@ -163,20 +176,20 @@ def main(argv: list[str] | None = None) -> int:
         nodes.append(redisproc.RedisServer.start())
         nodes.append(redisproc.RedisServer.start(primary_port=nodes[0].port))
         stores = {"single": nodes[0].url}
-        ports = {"single": [nodes[0].port]}
+        pids = {"single": {nodes[0].port: nodes[0].proc.pid}}
         if not args.skip_cluster:
             from tests.redis_cluster import RedisCluster
 
             cluster = RedisCluster.start()
             stores["cluster"] = cluster.url
-            ports["cluster"] = [p for p, _ in cluster.primaries()]
+            pids["cluster"] = {p: cluster.procs[p].pid for p, _ in cluster.primaries()}
         targets = start_targets(bench, args, stores)
         results: dict[str, dict[str, list[dict]]] = {t.name: {} for t in targets}
         for r in range(1, args.rounds + 1):
             for kind, make in KINDS:
                 for t in targets:
-                    res = bench.load(t.name, f"{kind}-round{r}", make(t.ident))
-                    results[t.name].setdefault(kind, []).append(res.as_dict())
+                    res, cpu_us = bench.load_with_cpu(t, f"{kind}-round{r}", make(t.ident))
+                    results[t.name].setdefault(kind, []).append({**res.as_dict(), "cpu_us": cpu_us})
             log(f"round {r} done; load {os.getloadavg()}")
         payload["results"] = results
         payload["summary"] = print_report(results)
@@ -184,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         for t in targets:
             for kind, make in KINDS:
                 per_request[f"{t.name} {kind}"] = commands_per_request(
-                    bench, t, kind, make(t.ident), ports[t.name.split("-")[0]])
+                    bench, t, kind, make(t.ident), pids[t.name.split("-")[0]])
         payload["commands_per_request"] = per_request
-        print("\nRedis commands per request (INFO commandstats over a 3 s run, all primaries):")
+        print("\nRedis commands and primaries' CPU µs per request (INFO commandstats, /proc; a 3 s run):")
         for key, calls in per_request.items():
             print(f"  {key}: " + ", ".join(f"{k} {v:g}" for k, v in calls.items()))
         if args.redis_benchmark_requests:

@@ -10,9 +10,11 @@ credentials (one of the 200 newest sessions), AssumeRole minting a new session
 ListRoles, GetUser). Every minute it samples Tessera's RSS (VmRSS of its process tree), Redis
 `used_memory`, DBSIZE, the live `sess:*` keys and all other keys with the sums of their
 MEMORY USAGE, and the key tables (MEMORY STATS). Verdict, over the minutes after
-`--warmup-minutes`: the RSS slope, the slope of the bytes held by keys other than live
-sessions, and of the rest of `used_memory` (tables, clients, allocator) per minute. Prints
-figures; asserts nothing.
+`--warmup-minutes` (default: the first half of the run; Tessera's in-process caches fill first,
+e.g. the decoded-session cache of up to 10,000 records takes ~8 minutes at the default mix):
+the slopes per minute of the RSS, of the bytes held by keys other than live sessions, and of
+the rest of `used_memory` less the key tables (clients, allocator). `--rejudge FILE` prints the
+table and verdict of a run saved with `--json` again. Prints figures; asserts nothing.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # app
 
 import redisproc  # noqa: E402
+import servers  # noqa: E402
 import wrkrun  # noqa: E402
 from runs import GCI_BODY, Bench, log  # noqa: E402
 from servers import Identity  # noqa: E402
@@ -44,7 +47,8 @@ _CRED = {k: re.compile(f"<{k}>([^<]+)</{k}>") for k in ("AccessKeyId", "SecretAc
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=int, default=10)
-    p.add_argument("--warmup-minutes", type=int, default=2, help="left out of the slopes")
+    p.add_argument("--warmup-minutes", type=int, help="left out of the slopes (default: half the run)")
+    p.add_argument("--rejudge", type=Path, help="a --json file of an earlier run: table and verdict only")
     p.add_argument("--rate", type=float, default=100.0, help="requests/s, all kinds together")
     p.add_argument("--mix", default="gci=70,assume=20,iam=10", help="shares of the three kinds")
     p.add_argument("--threads", type=int, default=8, help="client connections")
@@ -216,8 +220,11 @@ def verdict(rows: list[dict], warmup: int) -> dict:
 
     rss, others, rest = per_minute("rss_kb", 1024), per_minute("other_bytes"), per_minute("rest")
     sessions, tables = per_minute("session_bytes"), per_minute("tables")
-    out = {"rss_mb_per_min": round(rss, 3), "other_keys_bytes_per_min": round(others),
-           "rest_bytes_per_min": round(rest), "tables_bytes_per_min": round(tables),
+    first, last = rows[0], rows[-1]
+    out = {"warmup_minutes": warmup, "rss_mb_per_min": round(rss, 3),
+           "rss_mb_whole_run": round((last["rss_kb"] - first["rss_kb"]) / 1024, 1),
+           "other_keys_bytes_per_min": round(others),
+           "rest_less_tables_bytes_per_min": round(rest - tables), "tables_bytes_per_min": round(tables),
            "session_bytes_per_min": round(sessions),
            "used_memory_per_live_session_fit": round(slope([(r["sessions"], r["used_memory"]) for r in rows])),
            "rss_flat": abs(rss) < 0.5, "other_keys_flat": abs(others) < 1024,
@@ -226,8 +233,10 @@ def verdict(rows: list[dict], warmup: int) -> dict:
           f"  Tessera RSS {rss:+.3f} MB/min: {'flat' if out['rss_flat'] else 'GROWING'} (threshold 0.5 MB/min)\n"
           f"  Redis, keys other than live sessions {others:+,.0f} B/min: "
           f"{'flat' if out['other_keys_flat'] else 'GROWING'} (threshold 1 KiB/min)\n"
-          f"  Redis, live sessions' own bytes {sessions:+,.0f} B/min; rest of used_memory (key tables, "
-          f"clients, allocator) {rest:+,.0f} B/min, of which key tables {tables:+,.0f} B/min\n"
+          f"  Redis, live sessions' own bytes {sessions:+,.0f} B/min; the key tables {tables:+,.0f} B/min; "
+          f"the rest of used_memory (clients, allocator) {rest - tables:+,.0f} B/min\n"
+          f"  whole run: RSS {out['rss_mb_whole_run']:+.1f} MB (minute 0 to {last['minute']}), "
+          f"live sessions {first['sessions']:,} -> {last['sessions']:,}\n"
           f"  used_memory per live session (fit over all samples) {out['used_memory_per_live_session_fit']:,} B; "
           f"{out['errors']} errors, {out['late']} requests dropped for falling behind")
     return out
@@ -235,6 +244,13 @@ def verdict(rows: list[dict], warmup: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    servers.exit_on_sigterm()
+    if args.rejudge:
+        saved = json.loads(args.rejudge.read_text())
+        rows = saved["samples"]
+        print_table(rows)
+        verdict(rows, args.warmup_minutes if args.warmup_minutes is not None else rows[-1]["minute"] // 2)
+        return 0
     os.sched_setaffinity(0, {args.client_cpu})
     redis_node = redisproc.RedisServer.start()
     bench = Bench(argparse.Namespace(server_cpu=args.server_cpu))
@@ -262,9 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         if load.first_error:
             log(f"first error: {load.first_error}")
         print_table(rows)
-        result = verdict(rows, args.warmup_minutes)
+        result = verdict(rows, args.warmup_minutes if args.warmup_minutes is not None
+                         else max(2, args.minutes // 2))
         if args.json:
-            args.json.write_text(json.dumps({"config": {**vars(args), "json": str(args.json)},
+            args.json.write_text(json.dumps({"config": {**vars(args), "json": str(args.json), "rejudge": None},
                                              "samples": rows, "verdict": result}, indent=2))
     finally:
         bench.stop_servers()

@@ -143,6 +143,15 @@ class Bench:
             log(f"  first error body: {res.first_error_body[:300]}")
         return res
 
+    def load_with_cpu(self, target: Target, name: str, req: SignedRequest) -> tuple[WrkResult, float]:
+        """load(), and the server's own CPU µs per request it served (warm-up and run; from
+        /proc/PID/stat: steadier than req/s when other jobs share the server's core)."""
+        pid = target.server.proc.pid
+        before = servers.cpu_seconds(pid)
+        res = self.load(target.name, name, req)
+        served = res.requests + self._warm_requests(f"{target.name}-{name}")
+        return res, (servers.cpu_seconds(pid) - before) / max(1, served) * 1e6
+
     # ---- servers ----
     def start_moto(self, name: str) -> Target:
         port = servers.free_port()

@@ -32,6 +32,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that a benchmark's `finally` stops what it started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (utime + stime, /proc/PID/stat) process `pid` has used, in seconds."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def moto_command(port: int) -> list[str]:
     exe = shutil.which("moto_server")
     base = [exe] if exe else [sys.executable, "-m", "moto.server"]
