@@ -236,7 +236,10 @@ class SentinelStorePool(SentinelConnectionPool, StorePool):
             if conn in self._in_use_connections:
                 conn.mark_for_reconnect()  # its command finishes; the pool drops it on release
             else:  # idle in the pool, or the multiplexer's (which fails what it has in flight)
-                await conn.disconnect(nowait=True)
+                try:
+                    await conn.disconnect(nowait=True)
+                except Exception:  # noqa: BLE001 - closing a socket to a node we are leaving
+                    pass
 
     async def aclose(self) -> None:
         if self._refresh is not None:
