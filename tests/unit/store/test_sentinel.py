@@ -101,3 +101,31 @@ async def test_no_sentinel_answers_a_connection_error_in_one_line_and_one_try():
     assert "no sentinel names a primary for `svc`" in text and "127.0.0.1:1" in text and "127.0.0.1:2" in text
     assert "\n" not in text and "hunter2" not in text
     assert len(asked) == 2  # each sentinel asked once: the discovery was not repeated
+
+
+async def test_tls_options_reach_the_data_nodes_and_the_sentinels():
+    from redis.asyncio.connection import Connection, SSLConnection
+
+    from app.store.sentinel import connect_sentinel
+
+    plain = connect_sentinel("redis+sentinel://h:1/svc")
+    tls = connect_sentinel("rediss+sentinel://u:pw@h:1,h:2/svc/2?ssl_ca_certs=/ca.pem&ssl_cert_reqs=none"
+                           "&sentinel_tls=yes&sentinel_password=spw")
+    try:
+        assert not issubclass(plain.connection_pool.connection_class, SSLConnection)
+        assert issubclass(plain.connection_pool.connection_class, Connection)
+        pool = tls.connection_pool
+        assert issubclass(pool.connection_class, SSLConnection)
+        kwargs = pool.connection_kwargs
+        assert (kwargs["ssl_ca_certs"], kwargs["ssl_cert_reqs"], kwargs["ssl_check_hostname"]) == ("/ca.pem", "none", False)
+        assert (kwargs["username"], kwargs["password"], kwargs["db"]) == ("u", "pw", 2)
+        sentinels = pool.sentinel_manager.sentinels
+        assert len(sentinels) == 2
+        for sentinel in sentinels:
+            assert issubclass(sentinel.connection_pool.connection_class, SSLConnection)
+            assert sentinel.connection_pool.connection_kwargs["password"] == "spw"
+        assert not issubclass(plain.connection_pool.sentinel_manager.sentinels[0].connection_pool.connection_class,
+                              SSLConnection)
+    finally:
+        await plain.aclose()
+        await tls.aclose()
