@@ -12,7 +12,8 @@ comes in powers of two), and the sums of MEMORY USAGE of the new keys (the delta
 - roles with a trust policy and one customer managed policy attached (CreateRole,
   AttachRolePolicy);
 - customer managed policies (CreatePolicy, one version).
-Prints figures; asserts nothing.
+`--cluster`: the same on a real 6-node Redis Cluster (three primaries), summed over the
+primaries (cluster mode adds per key a link to its slot). Prints figures; asserts nothing.
 """
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--entities", type=int, default=900,
                    help="users, roles and policies each (the account allows 1,000 roles)")
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--cluster", action="store_true",
+                   help="a 6-node Redis Cluster (tests/redis_cluster.py): the primaries' sums")
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--json", type=Path)
@@ -63,14 +66,23 @@ def again(call: Callable[..., object], **params: object) -> object:
     return call(**params)
 
 
-def measure(name: str, client, count: int, threads: int, make: Callable[[int], object]) -> dict:
+def totals(clients: list) -> tuple[int, dict[str, int]]:
+    """used_memory and the key footprint, summed over the servers (a cluster's primaries)."""
+    keys: dict[str, int] = {}
+    for c in clients:
+        for k, v in redisproc.footprint(c).items():
+            keys[k] = keys.get(k, 0) + v
+    return sum(redisproc.used_memory(c) for c in clients), keys
+
+
+def measure(name: str, clients: list, count: int, threads: int, make: Callable[[int], object]) -> dict:
     """Run make(0..count-1) from `threads` threads; memory figures per item."""
-    mem0, keys0 = redisproc.used_memory(client), redisproc.footprint(client)
+    mem0, keys0 = totals(clients)
     began = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(make, range(count)))
     took = time.monotonic() - began
-    mem1, keys1 = redisproc.used_memory(client), redisproc.footprint(client)
+    mem1, keys1 = totals(clients)
     keys = sum(keys1[k] - keys0[k] for k in ("sessions", "others"))
     usage = sum(keys1[k] - keys0[k] for k in ("session_bytes", "other_bytes"))
     row = {"what": name, "count": count, "seconds": round(took, 1),
@@ -86,11 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     servers.exit_on_sigterm()
     os.sched_setaffinity(0, {args.client_cpu})
-    node = redisproc.RedisServer.start()
+    node = cluster = None
+    if args.cluster:
+        from tests.redis_cluster import RedisCluster
+
+        cluster = RedisCluster.start()
+        url = cluster.url
+        clients = [redisproc.node_client(p) for p, _ in cluster.primaries()]
+    else:
+        node = redisproc.RedisServer.start()
+        url, clients = node.url, [node.client()]
     bench = Bench(argparse.Namespace(server_cpu=args.server_cpu))
     rows: list[dict] = []
     try:
-        target = bench.start_tessera("tessera-memory", node.url)
+        target = bench.start_tessera("tessera-memory", url)
         endpoint = target.ident.endpoint
         root = (target.env["TESSERA_ROOT_ACCESS_KEY_ID"], target.env["TESSERA_ROOT_SECRET_ACCESS_KEY"])
         iam = servers._client("iam", endpoint, *root)
@@ -106,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
                                                     "Resource": role_arn}]}))
         shared = iam.create_policy(PolicyName="mem-shared", PolicyDocument=READ_S3)["Policy"]["Arn"]
         sts = servers._client("sts", endpoint, key["AccessKeyId"], key["SecretAccessKey"])
-        client = node.client()
 
         def plain(i: int) -> object:
             return sts.assume_role(RoleArn=role_arn, RoleSessionName=f"plain-{i}", DurationSeconds=3600)
@@ -130,11 +150,11 @@ def main(argv: list[str] | None = None) -> int:
             return again(iam.create_policy, PolicyName=f"mem-policy-{i}", PolicyDocument=READ_S3)
 
         n, e, t = args.sessions, args.entities, args.threads
-        rows.append(measure("session (AssumeRole)", client, n, t, plain))
-        rows.append(measure("session + policy + 3 tags", client, n, t, rich))
-        rows.append(measure("user + access key + inline policy", client, e, t, user_entity))
-        rows.append(measure("role + trust + attached policy", client, e, t, role_entity))
-        rows.append(measure("customer managed policy", client, e, t, policy_entity))
+        rows.append(measure("session (AssumeRole)", clients, n, t, plain))
+        rows.append(measure("session + policy + 3 tags", clients, n, t, rich))
+        rows.append(measure("user + access key + inline policy", clients, e, t, user_entity))
+        rows.append(measure("role + trust + attached policy", clients, e, t, role_entity))
+        rows.append(measure("customer managed policy", clients, e, t, policy_entity))
         print(f"\n{'item':<36}{'count':>7}{'used_memory B/item':>20}{'MEMORY USAGE B/item':>21}"
               f"{'keys/item':>10}")
         for r in rows:
@@ -145,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
                                              "rows": rows}, indent=2))
     finally:
         bench.stop_servers()
-        node.stop()
+        if node is not None:
+            node.stop()
+        if cluster is not None:
+            cluster.stop()
     return 0
 
 

@@ -29,8 +29,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> "redis.Redis[str]":
-        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True,
-                           socket_timeout=30)
+        return node_client(self.port)
 
     @classmethod
     def start(cls, *, primary_port: int | None = None, timeout: float = 20.0) -> "RedisServer":
@@ -63,6 +62,11 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(10)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def node_client(port: int) -> "redis.Redis[str]":
+    """A plain client of the one server on `port` (for a cluster node: its own keys only)."""
+    return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=30)
 
 
 def used_memory(client: "redis.Redis[str]") -> int:
