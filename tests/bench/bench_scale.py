@@ -7,14 +7,15 @@ Started by the script, on free loopback ports (never 6379): a redis-server prima
 replica, and (unless --skip-cluster) a real cluster of three primaries and three replicas
 (tests/redis_cluster.py). Four `tessera serve --workers 1` pinned to `--server-cpu`, each
 with its own account id (so two share a store without meeting): `single` and `single-wait1`
-on the primary, `cluster` and `cluster-wait1` on the cluster; the `-wait1` ones with
+on the primary (dbs 0 and 1), `cluster` and `cluster-wait1` on the cluster; the `-wait1` ones with
 TESSERA_REDIS_WAIT_REPLICAS=1 (`--wait-timeout-ms`). Each is provisioned by
 servers.provision, and the prepared requests of bench_http (GetCallerIdentity with session
 credentials, AssumeRole with the user's key, signed for each server the same way) are
 replayed by wrk from `--client-cpu` (runs.Bench.load: idle-core wait, warm-up, INVALID on any
 non-2xx), with Tessera's own CPU µs per request (/proc: steadier than req/s on a shared
 machine). Rounds alternate over the four targets; medians are compared. Then Redis commands
-per request (INFO commandstats over a short run) and redis-benchmark's ops/s on the primary
+and the primaries' CPU µs per request (INFO commandstats, /proc; a 3 s run) and
+redis-benchmark's ops/s on the primary
 for the hot-path commands (GET, SET of a session-sized value; without and with pipelining).
 Prints figures; asserts nothing.
 """
