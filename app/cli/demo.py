@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ class Demo:
     oidc_role_arn: str | None = None
     saml_idp_url: str | None = None  # the demo SAML IdP's sign-in pages (browser sign-in)
     oidc_login: str | None = None  # the OIDC browser client's name, when the code flow is on
+    admin_password: str | None = None  # the admin user's console password (IAM-user browser sign-in)
 
 
 def _die_with_parent() -> None:
@@ -161,6 +163,8 @@ async def seed(container: Any, oidc_issuer_url: str | None = None, saml_idp_url:
     await iam.create_user(call, user_name="admin", tags=[{"Key": "team", "Value": "platform"}])
     await iam.put_user_policy(call, user_name="admin", policy_name="AdministratorAccess", policy_document=ADMIN_POLICY)
     key = (await iam.create_access_key(call, user_name="admin"))["access_key"]
+    password = f"Demo-{secrets.token_urlsafe(12)}"  # fresh per run, like the keys: printed, never stored in clear
+    await iam.create_login_profile(call, user_name="admin", password=password)
     role = (
         await iam.create_role(
             call,
@@ -174,7 +178,8 @@ async def seed(container: Any, oidc_issuer_url: str | None = None, saml_idp_url:
     provider_arn, saml_role_arn = await seed_saml(container, call, saml_idp_url)
     oidc_role_arn = await seed_oidc(container, call, oidc_issuer_url) if oidc_issuer_url else None
     return Demo(key.access_key_id, key.secret_access_key, role.arn, provider_arn, saml_role_arn,
-                oidc_issuer_url if oidc_role_arn else None, oidc_role_arn, saml_idp_url if provider_arn else None)
+                oidc_issuer_url if oidc_role_arn else None, oidc_role_arn, saml_idp_url if provider_arn else None,
+                admin_password=password)
 
 
 async def seed_oidc_login(container: Any, issuer_url: str, client_secret: str) -> str:

@@ -99,6 +99,9 @@ def browser_lines(settings: Settings, demo: object) -> str:
         lines.append(f"  SAML, from the IdP:          {idp}/start")
     if getattr(demo, "oidc_login", None):
         lines.append(f"  OpenID Connect (code+PKCE):  {url}/sso/oidc/{getattr(demo, 'oidc_login')}/login")
+    password = getattr(demo, "admin_password", None)
+    if password:
+        lines.append(f"  IAM user admin / {password}:  {url}/sso/iam")
     if not lines:
         return ""
     body = "\n".join(lines)

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from .conftest import free_port
 
@@ -50,11 +52,13 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
         commands: dict[str, str] = {}
         seen: list[str] = []
         deadline = time.time() + 30
-        while time.time() < deadline and len(commands) < 2:
+        while time.time() < deadline:
             line = proc.stdout.readline()
             if not line:
                 break
             seen.append(line)
+            if "tessera login --url" in line:  # the banner's last line
+                break
             found = re.search(r"sts (assume-role-with-\S+)", line)
             if found:
                 commands[found.group(1)] = line.strip()
@@ -90,3 +94,20 @@ def test_tessera_dev_prints_a_web_identity_command_that_federates(dev: Dev) -> N
     assert answer["Credentials"]["AccessKeyId"].startswith("ASIA")
     assert answer["SubjectFromWebIdentityToken"] == "demo-user" and answer["Audience"] == "tessera-demo"
     assert re.fullmatch(r"arn:aws:iam::\d{12}:oidc-provider/127\.0\.0\.1:\d+", answer["Provider"])
+
+
+def test_tessera_dev_prints_the_admin_users_sign_in_password(dev: Dev) -> None:
+    """The banner's IAM-user sign-in line names a password that is the admin user's: ChangePassword
+    with it as the old password succeeds (a wrong one is refused), signed with the admin's key."""
+    found = re.search(r"IAM user admin / (\S+):\s+(\S+)", dev.banner)
+    assert found, dev.banner
+    password, url = found.groups()
+    assert url == f"{dev.url}/sso/iam"
+    akid, secret = re.search(r"admin user\s+(\S+)\s+/\s+(\S+)", dev.banner).groups()  # type: ignore[union-attr]
+    iam = boto3.client("iam", endpoint_url=dev.url, region_name="us-east-1", aws_access_key_id=akid,
+                       aws_secret_access_key=secret)
+    with pytest.raises(ClientError) as wrong:
+        iam.change_password(OldPassword=password + "x", NewPassword="Another-password-42")
+    assert wrong.value.response["Error"]["Code"] == "AccessDenied"
+    iam.change_password(OldPassword=password, NewPassword="Another-password-42")
+    assert httpx.get(url).status_code == 200
