@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
+
+from tests.redis_processes import RedisProcesses
 
 NODES = 6
 BUS_OFFSET = 10000
@@ -65,7 +66,7 @@ def _client(port: int) -> "redis.Redis[str]":
 
 
 @dataclass
-class RedisCluster:
+class RedisCluster(RedisProcesses):
     ports: list[int]
     directory: str
     procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -110,24 +111,6 @@ class RedisCluster:
              "--save", "", "--appendonly", "no"],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-        for proc in self.procs.values():
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        self.procs.clear()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> "RedisCluster":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- what the cluster looks like ----
     def nodes(self, port: int | None = None) -> list[dict[str, str]]:

@@ -18,7 +18,6 @@ files live in a temporary directory removed by `stop()`.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
+
+from tests.redis_processes import RedisProcesses
 
 SERVICE = "tessera"
 
@@ -43,7 +44,7 @@ def _client(port: int) -> "redis.Redis[str]":
 
 
 @dataclass
-class RedisSentinel:
+class RedisSentinel(RedisProcesses):
     data_ports: list[int]
     sentinel_ports: list[int]
     directory: str
@@ -101,24 +102,6 @@ class RedisSentinel:
                      f"sentinel failover-timeout {SERVICE} 3000\n"
                      f"sentinel parallel-syncs {SERVICE} 2\n")
         self._spawn(port, ["redis-server", conf, "--sentinel"])
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-        for proc in self.procs.values():
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        self.procs.clear()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> "RedisSentinel":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- what it looks like ----
     def primary(self) -> int:

@@ -28,10 +28,8 @@ it find the new primary without a restart.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import parse_qsl, unquote
 
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection
@@ -43,12 +41,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.maint_notifications import MaintNotificationsConfig
 
-from app.store.connection import HEALTH_CHECK_INTERVAL, recovering, repeatable
+from app.store import redis_urls
+from app.store.connection import CLUSTER_SCHEMES, HEALTH_CHECK_INTERVAL, recovering, repeatable
 
-MAX_URL = 4096
-MAX_SEEDS = 16
-_HOST = re.compile(r"\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_.-]{1,253}")
-_TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
 SHAPE = "redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?OPTIONS]"
 
 # replies that refused the command (nothing ran): safe to send again once the slot map is read anew
@@ -76,61 +71,16 @@ class ClusterUrl:
 
 def parse_cluster_url(url: str) -> ClusterUrl:
     """The parts of a cluster URL; raises ClusterUrlError with a one-line reason."""
-    if len(url) > MAX_URL:
-        raise _bad(f"longer than {MAX_URL} characters")
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("redis+cluster", "rediss+cluster"):
-        raise _bad("the scheme must be redis+cluster or rediss+cluster")
-    rest, _, query = rest.partition("?")
-    rest, _, fragment = rest.partition("#")
-    if fragment:
-        raise _bad("a fragment (#...) is not allowed")
-    netloc, slash, path = rest.partition("/")
-    if slash and path not in ("", "0"):
+    scheme, netloc, path, query = redis_urls.split_url(url, CLUSTER_SCHEMES, _bad)
+    if path not in ("", "0"):
         raise _bad(f"a cluster has no databases, got the path `/{path[:32]}`")
-    creds, at, hosts = netloc.rpartition("@")
-    username = password = None
-    if at:
-        user, colon, secret = creds.partition(":")
-        username, password = unquote(user) or None, unquote(secret) if colon else None
-        if password is None and username is not None:  # `redis://secret@host`: the password alone
-            username, password = None, username
-    seeds = tuple(_host_port(item) for item in hosts.split(",")) if hosts else ()
-    if not seeds:
-        raise _bad("no seed node HOST:PORT")
-    if len(seeds) > MAX_SEEDS:
-        raise _bad(f"more than {MAX_SEEDS} seed nodes")
-    tls = scheme.lower() == "rediss+cluster"
-    return ClusterUrl(seeds, tls, username, password, _tls_options(query, tls))
-
-
-def _host_port(item: str) -> tuple[str, int]:
-    host, colon, port = item.rpartition(":")
-    if not colon or not _HOST.fullmatch(host):
-        raise _bad(f"`{item[:64]}` is not HOST:PORT")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise _bad(f"the port in `{item[:64]}` is not a number from 1 to 65535")
-    return host.strip("[]"), int(port)
-
-
-def _tls_options(query: str, tls: bool) -> dict[str, Any]:
-    pairs = parse_qsl(query, keep_blank_values=True) if query else []
-    names = [name for name, _ in pairs]
-    for name in names:
-        if name not in _TLS_OPTIONS:
-            raise _bad(f"unknown option `{name[:64]}` (accepted: {', '.join(_TLS_OPTIONS)})")
-        if names.count(name) > 1:
-            raise _bad(f"the option `{name}` is given more than once")
-    given = dict(pairs)
+    username, password, seeds = redis_urls.credentials_and_hosts(netloc, _bad, host="seed node",
+                                                                 hosts="seed nodes")
+    tls = scheme == "rediss+cluster"
+    given = redis_urls.options(query, redis_urls.TLS_OPTIONS, _bad)
     if given and not tls:
         raise _bad("TLS options need the rediss+cluster scheme")
-    reqs = given.get("ssl_cert_reqs", "required").lower()
-    if reqs not in ("required", "none"):
-        raise _bad("ssl_cert_reqs must be required or none")
-    if not tls:
-        return {}
-    return {"ssl_cert_reqs": reqs, "ssl_check_hostname": reqs == "required"} | {
-        name: given[name] for name in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile") if given.get(name)}
+    return ClusterUrl(seeds, tls, username, password, redis_urls.tls_options(given, _bad) if tls else {})
 
 
 def as_unavailable(exc: BaseException) -> RedisConnectionError:

@@ -192,17 +192,23 @@ def connect(url: str, *, max_connections: int = 64, wait: float = 5.0) -> Any:
         from app.store.sentinel import connect_sentinel
 
         return connect_sentinel(url, max_connections=max_connections, wait=wait)
-    pool = StorePool.from_url(
-        url,
-        decode_responses=True,
-        max_connections=max_connections,
-        timeout=wait,
-        socket_connect_timeout=2.0,
-        socket_timeout=5.0,
-        health_check_interval=HEALTH_CHECK_INTERVAL,
-        maint_notifications_config=MaintNotificationsConfig(enabled=False),
-    )
+    pool = StorePool.from_url(url, **pool_options(max_connections=max_connections, wait=wait))
     return aioredis.Redis.from_pool(pool)
+
+
+def pool_options(*, max_connections: int, wait: float) -> dict[str, Any]:
+    """A StorePool's options (a single server's, a Sentinel primary's): at most `max_connections`,
+    a caller beyond waits up to `wait` seconds; replies decoded; maintenance notifications off
+    (module docstring)."""
+    return {
+        "decode_responses": True,
+        "max_connections": max_connections,
+        "timeout": wait,
+        "socket_connect_timeout": 2.0,
+        "socket_timeout": 5.0,
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        "maint_notifications_config": MaintNotificationsConfig(enabled=False),
+    }
 
 
 def embedded() -> Any:

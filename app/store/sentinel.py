@@ -36,7 +36,7 @@ import re
 import time
 import weakref
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -45,21 +45,17 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.maint_notifications import MaintNotificationsConfig
 
-from app.store.connection import HEALTH_CHECK_INTERVAL, StorePool
+from app.store import redis_urls
+from app.store.connection import SENTINEL_SCHEMES, StorePool, pool_options
 
 # Seconds between two questions to the sentinels about where the primary is (per process, in the
 # background): at most this long, after the sentinels name a new primary, do writes still go to
 # a demoted one; the cost is one small query to one sentinel per interval.
 REFRESH_INTERVAL = 0.25
 
-MAX_URL = 4096
-MAX_SENTINELS = 16
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_HOST = re.compile(r"\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_.-]{1,253}")
-_OPTIONS = {"sentinel_username", "sentinel_password", "sentinel_tls", "ssl_ca_certs", "ssl_certfile",
-            "ssl_keyfile", "ssl_cert_reqs"}
+_OPTIONS = tuple(sorted({"sentinel_username", "sentinel_password", "sentinel_tls", *redis_urls.TLS_OPTIONS}))
 _YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
 
@@ -75,30 +71,9 @@ def _bad(why: str) -> SentinelUrlError:
 def parse_sentinel_url(url: str) -> dict[str, Any]:
     """The parts of a Sentinel URL: sentinels [(host, port)], service, db, tls, the data nodes'
     username/password, the sentinels' options and the TLS options. Raises SentinelUrlError."""
-    if len(url) > MAX_URL:
-        raise _bad(f"longer than {MAX_URL} characters")
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("redis+sentinel", "rediss+sentinel"):
-        raise _bad("the scheme must be redis+sentinel or rediss+sentinel")
-    rest, _, query = rest.partition("?")
-    rest, _, fragment = rest.partition("#")
-    if fragment:
-        raise _bad("a fragment (#...) is not allowed")
-    netloc, _, path = rest.partition("/")
-    creds, at, hosts = netloc.rpartition("@")
-    if not at:
-        creds, hosts = "", netloc
-    username = password = None
-    if at:
-        user, colon, secret = creds.partition(":")
-        username, password = unquote(user) or None, unquote(secret) if colon else None
-        if password is None and username is not None:  # `redis://secret@host`: the password alone
-            username, password = None, username
-    sentinels = [_host_port(item) for item in hosts.split(",")] if hosts else []
-    if not sentinels:
-        raise _bad("no sentinel HOST:PORT")
-    if len(sentinels) > MAX_SENTINELS:
-        raise _bad(f"more than {MAX_SENTINELS} sentinels")
+    scheme, netloc, path, query = redis_urls.split_url(url, SENTINEL_SCHEMES, _bad)
+    username, password, sentinels = redis_urls.credentials_and_hosts(netloc, _bad, host="sentinel",
+                                                                     hosts="sentinels")
     segments = path.split("/") if path else []
     if not segments or not segments[0]:
         raise _bad("no SERVICE name after the sentinels")
@@ -113,39 +88,19 @@ def parse_sentinel_url(url: str) -> dict[str, Any]:
             raise _bad(f"the database `{segments[1][:16]}` is not a number from 0 to 99999")
         db = int(segments[1])
     options = _options(query)
-    return {"sentinels": sentinels, "service": service, "db": db, "tls": scheme.lower() == "rediss+sentinel",
+    return {"sentinels": list(sentinels), "service": service, "db": db, "tls": scheme == "rediss+sentinel",
             "username": username, "password": password, **options}
 
 
-def _host_port(item: str) -> tuple[str, int]:
-    host, colon, port = item.rpartition(":")
-    if not colon or not _HOST.fullmatch(host):
-        raise _bad(f"`{item[:64]}` is not HOST:PORT")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise _bad(f"the port in `{item[:64]}` is not a number from 1 to 65535")
-    return host.strip("[]"), int(port)
-
-
 def _options(query: str) -> dict[str, Any]:
-    pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=False) if query else []
-    names = [name for name, _ in pairs]
-    for name in names:
-        if name not in _OPTIONS:
-            raise _bad(f"unknown option `{name[:64]}` (accepted: {', '.join(sorted(_OPTIONS))})")
-        if names.count(name) > 1:
-            raise _bad(f"the option `{name}` is given more than once")
-    given = dict(pairs)
+    given = redis_urls.options(query, _OPTIONS, _bad)
     out: dict[str, Any] = {"sentinel_username": given.get("sentinel_username") or None,
                            "sentinel_password": given.get("sentinel_password") or None}
     tls = given.get("sentinel_tls", "no").lower()
     if tls not in _YES_NO:
         raise _bad("sentinel_tls must be yes or no")
     out["sentinel_tls"] = _YES_NO[tls]
-    reqs = given.get("ssl_cert_reqs", "required").lower()
-    if reqs not in ("required", "none"):
-        raise _bad("ssl_cert_reqs must be required or none")
-    out["ssl"] = {"ssl_cert_reqs": reqs, "ssl_check_hostname": reqs == "required"} | {
-        name: given[name] for name in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile") if given.get(name)}
+    out["ssl"] = redis_urls.tls_options(given, _bad)
     return out
 
 
@@ -271,11 +226,5 @@ def connect_sentinel(url: str, *, max_connections: int = 64, wait: float = 5.0) 
         db=parts["db"],
         username=parts["username"],
         password=parts["password"],
-        decode_responses=True,
-        max_connections=max_connections,
-        timeout=wait,
-        socket_connect_timeout=2.0,
-        socket_timeout=5.0,
-        health_check_interval=HEALTH_CHECK_INTERVAL,
-        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        **pool_options(max_connections=max_connections, wait=wait),
     )

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -83,6 +84,18 @@ def start_server(tmp_dir: str, *, redis_url: str = REDIS_URL, extra_env: dict[st
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"tessera serve did not become ready:\n{open(log_path).read()}")
+
+
+@contextmanager
+def running_server(tmp_dir: str, *, redis_url: str = REDIS_URL, extra_env: dict[str, str] | None = None
+                   ) -> Iterator[Server]:
+    """`start_server(...)`, terminated (SIGTERM, up to 10 s) at the end of the block."""
+    srv = start_server(tmp_dir, redis_url=redis_url, extra_env=extra_env)
+    try:
+        yield srv
+    finally:
+        srv.proc.terminate()
+        srv.proc.wait(10)
 
 
 @pytest.fixture(scope="session")

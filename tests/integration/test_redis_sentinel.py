@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.redis_sentinel import RedisSentinel
 
-from .conftest import ACCOUNT, ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server, trust, unique
+from .conftest import ACCOUNT, ROOT_AKID, ROOT_SECRET, Server, allow, client, running_server, trust, unique
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
 ONCE = {"total_max_attempts": 1}  # botocore must not hide a 503 behind a retry
@@ -26,16 +26,9 @@ EPOCH = f"{{iam:{ACCOUNT}}}:epoch"  # bumped by every IAM write (app.store.keys)
 
 @pytest.fixture(scope="module")
 def sentinel_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedisSentinel, Server]]:
-    rs = RedisSentinel.start(replicas=2)
-    try:
-        srv = start_server(str(tmp_path_factory.mktemp("tessera-sentinel")), redis_url=rs.url)
-        try:
-            yield rs, srv
-        finally:
-            srv.proc.terminate()
-            srv.proc.wait(10)
-    finally:
-        rs.stop()
+    with (RedisSentinel.start(replicas=2) as rs,
+          running_server(str(tmp_path_factory.mktemp("tessera-sentinel")), redis_url=rs.url) as srv):
+        yield rs, srv
 
 
 def once(server: Server, service: str, akid: str, secret: str, token: str | None = None) -> Any:
@@ -212,17 +205,10 @@ def test_a_demoted_primary_is_left_for_the_new_one(sentinel_env):
 @pytest.fixture(scope="module")
 def durable_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedisSentinel, Server]]:
     """Its own primary, replicas and sentinels, under a Tessera with TESSERA_REDIS_WAIT_REPLICAS=1."""
-    rs = RedisSentinel.start(replicas=2)
-    try:
-        srv = start_server(str(tmp_path_factory.mktemp("tessera-sentinel-wait")), redis_url=rs.url,
-                           extra_env={"TESSERA_REDIS_WAIT_REPLICAS": "1"})
-        try:
-            yield rs, srv
-        finally:
-            srv.proc.terminate()
-            srv.proc.wait(10)
-    finally:
-        rs.stop()
+    with (RedisSentinel.start(replicas=2) as rs,
+          running_server(str(tmp_path_factory.mktemp("tessera-sentinel-wait")), redis_url=rs.url,
+                         extra_env={"TESSERA_REDIS_WAIT_REPLICAS": "1"}) as srv):
+        yield rs, srv
 
 
 def test_with_wait_replicas_nothing_returned_is_lost_when_the_primary_dies(durable_env):

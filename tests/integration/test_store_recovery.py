@@ -9,6 +9,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from app.core import totp
 
-from .conftest import ACCOUNT, ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server, trust, unique
+from .conftest import ACCOUNT, ROOT_AKID, ROOT_SECRET, Server, allow, client, running_server, trust, unique
 from .redis_process import RedisProcess
 from .test_sts_mfa import enable_device
 
@@ -46,16 +47,9 @@ def restore(r: redis_lib.Redis, keys: list[tuple[bytes, int, bytes]]) -> None:
 
 @pytest.fixture
 def served(tmp_path: Any, request: pytest.FixtureRequest) -> Iterator[tuple[RedisProcess, Server]]:
-    redis_proc = RedisProcess(str(tmp_path / "redis"), persistent=request.param)
-    try:
-        srv = start_server(str(tmp_path), redis_url=redis_proc.url)
-        try:
-            yield redis_proc, srv
-        finally:
-            srv.proc.terminate()
-            srv.proc.wait(10)
-    finally:
-        redis_proc.close()
+    with (closing(RedisProcess(str(tmp_path / "redis"), persistent=request.param)) as redis_proc,
+          running_server(str(tmp_path), redis_url=redis_proc.url) as srv):
+        yield redis_proc, srv
 
 
 class Requests:

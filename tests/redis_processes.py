@@ -1,0 +1,44 @@
+"""Redis servers that a test harness started on loopback (tests/redis_cluster.py's nodes,
+tests/redis_sentinel.py's data nodes and sentinels): their processes by port and the temporary
+directory of their files, stopped and removed together.
+
+    @dataclass
+    class RedisThing(RedisProcesses):
+        directory: str
+        procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    with RedisThing.start() as thing:   # stop() at the end, whatever happened
+        ...
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Self
+
+
+class RedisProcesses:
+    """A mixin for a harness (a dataclass) that has `procs` (port: redis-server process) and
+    `directory`."""
+
+    procs: dict[int, subprocess.Popen[bytes]]
+    directory: str
+
+    def stop(self) -> None:
+        """SIGKILL every server still running, wait for each (up to 5 s), remove the files."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs.values():
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.procs.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
