@@ -6,8 +6,6 @@ credentials page, whose shell lines work with boto3. Screenshots of the picker (
 and of the credentials page are saved under tests/artifacts/ (git-ignored)."""
 from __future__ import annotations
 
-import os
-import pathlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -15,19 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
+from .browser import PHONE, browser, page, screenshot as shot  # noqa: F401 - fixtures
 from .conftest import REGION
 from .sso_env import SsoEnv, exports, role_arn, start
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = pathlib.Path(__file__).resolve().parents[1] / "artifacts"
-WIDE = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
-if not os.path.exists(CHROMIUM):  # pragma: no cover - .ci/run installs Debian's chromium
-    pytest.skip("no system Chromium at /usr/bin/chromium (.ci/run installs it)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -35,29 +23,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoEnv]:
     world = start(str(tmp_path_factory.mktemp("sso-browser")))
     yield world
     world.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=WIDE)
-    yield context.new_page()
-    context.close()
-
-
-def shot(page: Any, name: str) -> pathlib.Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5000  # a rendered page, not a blank one
-    return path
 
 
 def choose(page: Any, role_name: str) -> dict[str, str]:

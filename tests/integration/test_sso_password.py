@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import pathlib
 import re
 import time
 import uuid
@@ -28,20 +26,14 @@ import redis
 from app.core import totp
 from tests.redis_target import redis_url
 
+from .browser import browser, page, screenshot as shot  # noqa: F401 - fixtures
 from .conftest import ACCOUNT, REGION, ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server
 from .test_login_e2e import home, login  # noqa: F401 - `tessera login` as a subprocess, in a temporary HOME
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = pathlib.Path(__file__).resolve().parents[1] / "artifacts"
 DB = redis_url(1)  # the browser sign-in tests' database (tests/integration/sso_env.py), flushed here
 USER_LIMIT, SOURCE_LIMIT = 5, 20  # app.store.signin_throttle's defaults
 WRONG = "Your user name or password is incorrect"
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
-if not os.path.exists(CHROMIUM):  # pragma: no cover - .ci/run installs Debian's chromium
-    pytest.skip("no system Chromium at /usr/bin/chromium (.ci/run installs it)", allow_module_level=True)
 
 
 def secret(prefix: str) -> str:
@@ -106,29 +98,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server.proc.wait(10)
     except Exception:  # noqa: BLE001 - a server that will not stop is killed
         server.proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    yield context.new_page()
-    context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    """A screenshot under tests/artifacts/ (git-ignored), as test_sso_browser.py saves its own."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5000  # a rendered page, not a blank one
 
 
 def sign_in(page: Any, world: World, user: str, password: str) -> None:
