@@ -51,7 +51,7 @@ class Settings:
             if not redis_url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://",
                                          "redis+sentinel://", "rediss+sentinel://")):
                 raise SettingsError("TESSERA_REDIS_URL must be a redis://, rediss://, redis+cluster:// or "
-                                    f"redis+sentinel:// URL, got `{redis_url}`")
+                                    f"redis+sentinel:// URL, got one {_scheme_shown(redis_url)}")
             _check_sentinel_url(redis_url)
             _check_cluster_url(redis_url)
         account = env.get("TESSERA_ACCOUNT_ID", "000000000000")
@@ -138,6 +138,15 @@ def _check_cluster_url(url: str) -> None:
         parse_cluster_url(url)
     except ClusterUrlError as exc:
         raise SettingsError(f"TESSERA_REDIS_URL: {exc}") from None
+
+
+def _scheme_shown(url: str) -> str:
+    """How a refused store URL is named in the error: by its scheme only (the rest may hold a
+    password, and the error line is printed and logged)."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme.isascii() or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return "without a scheme"
+    return f"with the scheme `{scheme[:32]}`"
 
 
 def _host_for_url(host: str) -> str:

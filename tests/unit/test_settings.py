@@ -61,3 +61,15 @@ def test_oidc_ca_bundle_is_checked_at_start(tmp_path):
         with pytest.raises(SettingsError, match=fragment) as exc:
             Settings.from_env(base | {"TESSERA_OIDC_CA_BUNDLE": str(path)})
         assert "\n" not in str(exc.value) and "TESSERA_OIDC_CA_BUNDLE" in str(exc.value)
+
+
+@pytest.mark.parametrize(("url", "named"), [
+    ("http://admin:hunter2-secret@redis.internal:6379/0", "with the scheme `http`"),
+    ("hunter2-secret@redis.internal:6379", "without a scheme"),
+    ("re dis://u:hunter2-secret@h:1", "without a scheme"),
+])
+def test_a_refused_store_url_is_named_by_its_scheme_never_its_password(url, named):
+    with pytest.raises(SettingsError) as exc:
+        Settings.from_env({"TESSERA_REDIS_URL": url, "TESSERA_MASTER_KEY": KEY})
+    assert named in str(exc.value)
+    assert "hunter2" not in str(exc.value) and "redis.internal" not in str(exc.value)
