@@ -19,46 +19,13 @@ import os
 import secrets
 import statistics
 import sys
-import time
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import wrkrun  # noqa: E402
-from bench_inproc import HOST, provision, scope_of  # noqa: E402
-
-
-async def drive(app, make_request, total: int, concurrency: int) -> tuple[float, list[float]]:
-    """Serve `total` requests (`make_request()` gives each one) from `concurrency` coroutines."""
-    statuses: list[int] = []
-    latencies: list[float] = []
-    left = [total]
-
-    async def worker():
-        while left[0] > 0:
-            left[0] -= 1
-            req = make_request()
-            body = req.body.encode()
-
-            async def receive():
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            async def send(message):
-                if message["type"] == "http.response.start":
-                    statuses.append(message["status"])
-
-            t = time.perf_counter()
-            await app(scope_of(req), receive, send)
-            latencies.append(time.perf_counter() - t)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - t0
-    bad = [s for s in statuses if s != 200]
-    if bad:
-        raise RuntimeError(f"{len(bad)} non-200 answers (first {bad[0]})")
-    return elapsed, latencies
+from bench_inproc import HOST, drive, provision  # noqa: E402
 
 
 async def main_async(args, primary_port: int) -> None:
@@ -85,16 +52,13 @@ async def main_async(args, primary_port: int) -> None:
             f"&RoleSessionName=bench&DurationSeconds=900")
     signed = wrkrun.sign(HOST, body, akid, secret, None)
 
-    def make_request():
-        return signed
-
     for concurrency in args.concurrency:
         results: dict[str, list[tuple[float, float, float]]] = {label: [] for label in apps}
         for label, (_, app) in apps.items():
-            await drive(app, make_request, min(500, args.requests), concurrency)  # warm-up
+            await drive(app, signed, min(500, args.requests), concurrency)  # warm-up
         for _ in range(args.rounds):
             for label, (_, app) in apps.items():
-                elapsed, lat = await drive(app, make_request, args.requests, concurrency)
+                elapsed, lat = await drive(app, signed, args.requests, concurrency)
                 lat.sort()
                 results[label].append((elapsed / args.requests * 1e6, lat[len(lat) // 2] * 1e3,
                                        lat[int(len(lat) * 0.99)] * 1e3))
