@@ -25,12 +25,18 @@ Bad = Callable[[str], ValueError]
 
 def split_url(url: str, schemes: tuple[str, str], bad: Bad) -> tuple[str, str, str, str]:
     """(scheme lowercased, USER:PASSWORD@HOSTS, path after the first `/`, query) of a URL whose
-    scheme is one of `schemes` (plain, TLS); no fragment allowed."""
+    scheme is one of `schemes` (plain, TLS); no fragment allowed, no `@` past the host list."""
     if len(url) > MAX_URL:
         raise bad(f"longer than {MAX_URL} characters")
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in schemes:
         raise bad(f"the scheme must be {schemes[0]} or {schemes[1]}")
+    netloc_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    if "@" in rest[netloc_end:]:
+        # USER:PASSWORD holding a raw `/`, `?` or `#`: any part of it would be quoted back as a
+        # host, path or option; the error names the fix and nothing of the URL
+        raise bad("an `@` after the host list: percent-encode `/`, `?`, `#` and `@` in USER:PASSWORD "
+                  "and in option values (%2F, %3F, %23, %40)")
     rest, _, query = rest.partition("?")
     rest, _, fragment = rest.partition("#")
     if fragment:

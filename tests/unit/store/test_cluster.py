@@ -70,6 +70,19 @@ def test_a_bad_cluster_url_is_refused_in_one_line(url: str, why: str) -> None:
     assert "redis+cluster://[USER:PASSWORD@]HOST:PORT" in str(exc.value)
 
 
+@pytest.mark.parametrize("url", [
+    "redis+cluster://u:hun/ter2@127.0.0.1:7000",  # was: "got the path `/ter2@127.0.0.1:7000`"
+    "redis+cluster://u:hun?ter2@127.0.0.1:7000",  # was: "the port in `u:hun` is not a number"
+    "redis+cluster://u:1234?hunter2@127.0.0.1:7000",  # was: "unknown option `hunter2@127.0.0.1:7000`"
+])
+def test_a_password_with_a_raw_slash_or_question_mark_is_refused_without_a_piece_of_it(url: str) -> None:
+    with pytest.raises(ClusterUrlError) as exc:
+        parse_cluster_url(url)
+    text = str(exc.value)
+    assert "percent-encode" in text
+    assert not any(piece in text for piece in ("hun", "ter2", "1234", "u:"))
+
+
 def test_settings_refuse_a_bad_cluster_url_at_start_up() -> None:
     env = {"TESSERA_REDIS_URL": "redis+cluster://pw@127.0.0.1:7000/2", "TESSERA_MASTER_KEY": "a" * 43 + "="}
     with pytest.raises(SettingsError) as exc:

@@ -66,6 +66,19 @@ def test_the_password_never_appears_in_the_error():
     assert "hunter2" not in str(exc.value) and "hunter3" not in str(exc.value)
 
 
+@pytest.mark.parametrize("url", [
+    "redis+sentinel://u:hun/ter2@h:1/svc",  # the part before `/` was read as a sentinel `u:hun`
+    "redis+sentinel://u:1234?hunter2@h:1/svc",  # `u:1234` a sentinel, `hunter2@h:1` an unknown option
+    "redis+sentinel://h:1/svc?sentinel_password=hun?ter2@x",
+])
+def test_a_password_with_a_raw_slash_or_question_mark_is_refused_without_a_piece_of_it(url):
+    with pytest.raises(SentinelUrlError) as exc:
+        parse_sentinel_url(url)
+    text = str(exc.value)
+    assert "percent-encode" in text
+    assert not any(piece in text for piece in ("hun", "ter2", "1234", "u:"))
+
+
 def test_settings_refuse_a_bad_sentinel_url_at_start_up():
     env = {"TESSERA_REDIS_URL": "redis+sentinel://h:1/", "TESSERA_MASTER_KEY": "a" * 43 + "="}
     with pytest.raises(SettingsError, match="no SERVICE name"):
