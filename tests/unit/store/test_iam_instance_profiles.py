@@ -21,11 +21,6 @@ TRUST = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Se
         '"Action":"sts:AssumeRole"}]}'
 
 
-@pytest.fixture
-def store(redis: aioredis.Redis) -> IamStore:
-    return IamStore(redis, account=ACCT, box=BOX, clock=FixedClock(NOW))
-
-
 async def test_lifecycle_and_role_link(store: IamStore, redis: aioredis.Redis) -> None:
     made = await store.create_instance_profile("Web", path="/app/", tags=[Tag("env", "prod")])
     assert made.arn == f"arn:aws:iam::{ACCT}:instance-profile/app/Web"

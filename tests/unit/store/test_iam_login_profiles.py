@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-import redis.asyncio as aioredis
 
 from app.core.clock import FixedClock
 from app.core.errors import (
@@ -14,22 +13,11 @@ from app.core.errors import (
 from app.core.passwords import PasswordPolicy
 from app.store.iam_login_profiles import PASSWORD_ATTEMPTS
 from app.store.iam_store import IamStore
-from app.store.secretbox import SecretBox
 from tests.redis_target import redis_url
 
 URL = redis_url(14)
 ACCT = "123456789012"
 NOW = 1_700_000_000.0
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def store(redis: aioredis.Redis, clock: FixedClock) -> IamStore:
-    return IamStore(redis, account=ACCT, box=SecretBox(b"p" * 32), clock=clock)
 
 
 async def test_lifecycle_and_dates(store: IamStore, clock: FixedClock) -> None:

@@ -32,12 +32,6 @@ STEP = totp.step_of(NOW)
 BOX = SecretBox(b"m" * 32)
 
 
-@pytest.fixture
-def store(redis: aioredis.Redis, clock: FixedClock) -> IamStore:
-    """The account's IAM store on this module's database (db 6), with this module's box."""
-    return IamStore(redis, account=ACCT, box=BOX, clock=clock)
-
-
 def codes(seed: str, step: int = STEP) -> tuple[str, str]:
     """Two consecutive codes whose later one is of `step`."""
     return totp.code_at(seed, step - 1), totp.code_at(seed, step)
@@ -69,12 +63,6 @@ async def every_value(redis: aioredis.Redis) -> str:
         elif kind in ("set", "zset"):
             out += list(await (redis.smembers(key) if kind == "set" else redis.zrange(key, 0, -1)))
     return "\n".join(out)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    """Fixed at NOW; tests move it on to reach later TOTP steps."""
-    return FixedClock(NOW)
 
 
 # ---- create ----

@@ -26,11 +26,6 @@ IDENT = "idp.example.com/realms/acme"
 ARN = f"arn:aws:iam::{ACCT}:oidc-provider/{IDENT}"
 
 
-@pytest.fixture
-def store(redis: aioredis.Redis) -> IamStore:
-    return IamStore(redis, account=ACCT, box=SecretBox(b"s" * 32), clock=FixedClock(NOW))
-
-
 async def test_create_read_list_delete(store: IamStore) -> None:
     made = await store.create_oidc_provider(ISSUER, client_ids=["a", "b", "a"], thumbprints=["f" * 40, "f" * 40],
                                             tags=[Tag("team", "x")])

@@ -34,16 +34,6 @@ def upload(entity: str = "https://idp.example/saml", certs: tuple[str, ...] = ("
                           valid_until=valid_until)
 
 
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def store(redis: aioredis.Redis, clock: FixedClock) -> IamStore:
-    return IamStore(redis, account=ACCT, box=BOX, clock=clock)
-
-
 async def test_create_get_list_delete(store: IamStore) -> None:
     made = await store.create_saml_provider("Okta", upload(valid_until=NOW + 86400),
                                             tags=[Tag("team", "a")])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fakeredis
 import pytest
-import redis.asyncio as aioredis
 
 from app.core.clock import FixedClock
 from app.core.errors import (
@@ -23,16 +22,6 @@ URL = redis_url(11)
 ACCT = "123456789012"
 NOW = 1_700_000_000.0
 BOX = SecretBox(b"s" * 32)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def store(redis: aioredis.Redis, clock: FixedClock) -> IamStore:
-    return IamStore(redis, account=ACCT, box=BOX, clock=clock)
 
 
 def ssh(n: int) -> dict[str, str]:

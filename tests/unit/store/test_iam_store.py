@@ -46,16 +46,6 @@ async def redis(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis]
     await client.aclose()
 
 
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def store(redis: aioredis.Redis, clock: FixedClock) -> IamStore:
-    return IamStore(redis, account=ACCT, box=BOX, clock=clock)
-
-
 async def all_values(redis: aioredis.Redis) -> list[str]:
     out: list[str] = []
     async for key in redis.scan_iter(match="*"):
