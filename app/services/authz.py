@@ -172,10 +172,12 @@ class Authorizer:
                      resource_tags: Sequence[Tag] = (),
                      resource_policy: str | None = None,
                      resource_requires_grant: bool = False,
-                     principal: Principal | None = None) -> Decision:
+                     principal: Principal | None = None, note: bool = True) -> Decision:
         """The decision itself. `resource_policy` (e.g. a role's trust policy) is evaluated as the
         resource-based policy; `principal` replaces the caller for callers that are not IAM
-        principals (a SAML/OIDC identity provider in AssumeRoleWith*)."""
+        principals (a SAML/OIDC identity provider in AssumeRoleWith*). `note=False`: a question
+        asked for the caller, not an attempt it made (the role picker's listing), is not noted
+        for access advisor."""
         caller = call.caller
         if principal is not None or caller is None:
             if principal is None:
@@ -191,7 +193,7 @@ class Authorizer:
         if inputs is None:
             return Decision(IMPLICIT_DENY)
         decision = inputs.run()
-        if decision.allowed and self._usage is not None:
+        if decision.allowed and note and self._usage is not None:
             self._usage.note(caller, action, call.meta.region)
         return decision
 

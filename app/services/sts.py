@@ -225,14 +225,15 @@ class StsService:
     async def role_session_refusal(self, call: Call, req: RoleSessionRequest) -> AwsError | None:
         """`issue_role_session`'s refusal of `req` now, or None when it would succeed: the same
         checks, nothing minted (also how the picker lists the roles an IAM user signed in with
-        a password may assume: app.services.sso_password)."""
+        a password may assume: app.services.sso_password). A dry run: its allowed decisions are
+        not noted for access advisor, as the caller attempted nothing."""
         try:
-            await self._checked(call, req)
+            await self._checked(call, req, dry_run=True)
         except AwsError as exc:
             return exc
         return None
 
-    async def _checked(self, call: Call, req: RoleSessionRequest) -> _Checked:
+    async def _checked(self, call: Call, req: RoleSessionRequest, *, dry_run: bool = False) -> _Checked:
         """Every check of a role session before it is minted: the role, limits, session policies
         and tags, the trust policy."""
         caller = call.caller if req.principal is None else None
@@ -249,7 +250,7 @@ class StsService:
         await self._check_session_policies(req.policy, req.policy_arns)
         tags, transitive = resolve_session_tags(req, inherited)
         source_identity = resolve_source_identity(req.source_identity, inherited)
-        await self._check_trust(call, req, role, tags, transitive, source_identity)
+        await self._check_trust(call, req, role, tags, transitive, source_identity, note=not dry_run)
         packed = self._packed(req.policy, req.policy_arns, tags, transitive)
         return _Checked(role, inherited, duration, tags, transitive, source_identity, packed)
 
@@ -320,7 +321,7 @@ class StsService:
                                       reason="session_policy_unknown")
 
     async def _check_trust(self, call: Call, req: RoleSessionRequest, role: Role, tags: tuple[Tag, ...],
-                           transitive: tuple[str, ...], source_identity: str | None) -> None:
+                           transitive: tuple[str, ...], source_identity: str | None, *, note: bool = True) -> None:
         ctx: dict[str, str | list[str]] = {"sts:RoleSessionName": req.session_name}
         if req.external_id is not None:
             ctx["sts:ExternalId"] = req.external_id
@@ -347,7 +348,7 @@ class StsService:
         for action in actions:
             decision = await self._authz.decide(call, action, role.arn, context=ctx, resource_tags=role.tags,
                                                 resource_policy=role.assume_role_policy_document,
-                                                resource_requires_grant=True, principal=req.principal)
+                                                resource_requires_grant=True, principal=req.principal, note=note)
             if not decision.allowed:
                 raise self._not_authorized(caller, action, req.role_arn, f"trust_denied:{action}")
 

@@ -17,6 +17,7 @@ from app.policy.document import policy_size
 from app.services.authn import Authenticator
 from app.services.authz import Authorizer
 from app.services.last_used import RoleUsage
+from app.services.role_session import RoleSessionRequest
 from app.services.sts import CHAINED_LIMIT, OVER_MAX, ROOT_REFUSED, SESSION_CREDS_REFUSED, StsService
 from app.services.tokens import SessionTokens
 from app.store.iam_cache import CachedIamReads
@@ -388,3 +389,23 @@ async def test_assume_role_records_role_last_used_without_moving_the_iam_epoch(w
     with pytest.raises(AccessDenied):  # refused by the trust policy: not a use
         await assume("eu-west-1", "External")
     assert await last_used("External") == RoleLastUsed()
+
+
+async def test_a_role_session_dry_run_is_not_noted_for_access_advisor(w: World, redis: aioredis.Redis) -> None:
+    """The role picker asks `role_session_refusal` for every role it lists: an allowed answer is
+    no AssumeRole the user attempted, so access advisor must not count it; the AssumeRole is."""
+    noted: list[tuple[str, str]] = []
+
+    class Notes:
+        def note(self, caller: Caller, action: str, region: str | None) -> None:
+            noted.append((caller.arn, action))
+
+    reads = CachedIamReads(w.iam, redis, Keys(ACCT))
+    authz = Authorizer(reads, account=ACCT, clock=w.clock, usage=Notes())
+    sts = StsService(reads, w.sessions, SessionTokens(BOX), authz, account=ACCT, clock=w.clock)
+    call = await w.call("alice")
+    req = RoleSessionRequest(role_arn=f"arn:aws:iam::{ACCT}:role/Direct", session_name="s1", duration_seconds=None)
+    assert await sts.role_session_refusal(call, req) is None
+    assert noted == []
+    await sts.issue_role_session(call, req)
+    assert noted == [(ALICE, "sts:AssumeRole")]
