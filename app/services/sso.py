@@ -18,7 +18,7 @@ capped the same way (SamlSignIn.role_session with the sign-in time as `now`). A 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -35,7 +35,7 @@ from app.services.saml_signin import SamlSignIn
 
 MAX_SIGNIN = 3600  # seconds a sign-in lasts at most
 MIN_LEFT = 60  # seconds: a choice closer to the sign-in's end is refused
-MAX_ROLES_SCANNED = 5000  # OIDC: roles read to find those whose trust policy names the provider
+MAX_ROLES_SCANNED = 5000  # roles read to find an OIDC provider's or an IAM user's (account_roles)
 SIGNIN_GONE = "Your sign-in has ended or is no longer valid; sign in again"
 
 
@@ -136,13 +136,33 @@ class Providers(Protocol):
     async def get_role(self, name: str) -> Role | None: ...
 
 
-class RoleLister(Protocol):
-    """app.store.iam_store.IamStore's role listing and account alias."""
+class RolePages(Protocol):
+    """app.store.iam_store.IamStore's role listing (ListRoles' pages)."""
 
     async def list_roles(self, path_prefix: str = "/", after: str | None = None,
                          limit: int = 100) -> tuple[list[Role], bool]: ...
 
+
+class RoleLister(RolePages, Protocol):
+    """app.store.iam_store.IamStore's role listing and account alias."""
+
     async def account_alias(self) -> str | None: ...
+
+
+async def account_roles(roles: RolePages) -> AsyncIterator[Role]:
+    """The account's roles in name order, read a page of 100 at a time, at most about
+    MAX_ROLES_SCANNED. A page starts after the lowercased name of the previous one's last role
+    (the store's index holds lowercased names, as ListRoles' marker does)."""
+    after: str | None = None
+    scanned = 0
+    while scanned < MAX_ROLES_SCANNED:
+        page, more = await roles.list_roles("/", after, 100)
+        for role in page:
+            yield role
+        scanned += len(page)
+        if not more or not page:
+            return
+        after = page[-1].role_name.lower()
 
 
 class UserRoles(Protocol):
@@ -266,19 +286,8 @@ class SsoService:
     async def _trusting_roles(self, provider_arn: str) -> list[str]:
         """Roles of the account whose trust policy names `provider_arn` (candidates only: the
         trust evaluation decides)."""
-        found: list[str] = []
-        after: str | None = None
-        scanned = 0
-        while scanned < MAX_ROLES_SCANNED:
-            page, more = await self._roles.list_roles("/", after, 100)
-            for role in page:
-                if provider_arn in role.assume_role_policy_document:
-                    found.append(role.arn)
-            scanned += len(page)
-            if not more or not page:
-                break
-            after = page[-1].role_name
-        return found
+        return [role.arn async for role in account_roles(self._roles)
+                if provider_arn in role.assume_role_policy_document]
 
     # ---- the role choice ----
     async def assume(self, call: Call, signin: SignIn, role_arn: str,

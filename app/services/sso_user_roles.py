@@ -21,9 +21,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from app.core.errors import AccessDenied, AwsError
-from app.core.records import Call, Caller, Role, User
+from app.core.records import Call, Caller, User
 from app.services.role_session import RoleSessionRequest
-from app.services.sso import MAX_ROLES_SCANNED, SIGNIN_GONE, RoleChoice, SignIn
+from app.services.sso import SIGNIN_GONE, RoleChoice, RolePages, SignIn, account_roles
 
 
 class RoleSessions(Protocol):
@@ -42,13 +42,8 @@ class Reads(Protocol):
     async def pin(self, *keys: str) -> list[Any]: ...
 
 
-class RoleLister(Protocol):
-    async def list_roles(self, path_prefix: str = "/", after: str | None = None,
-                         limit: int = 100) -> tuple[list[Role], bool]: ...
-
-
 class UserRoleChoices:
-    def __init__(self, sts: RoleSessions, users: Reads, roles: RoleLister, *, account: str) -> None:
+    def __init__(self, sts: RoleSessions, users: Reads, roles: RolePages, *, account: str) -> None:
         self._sts = sts
         self._users = users
         self._roles = roles
@@ -73,18 +68,10 @@ class UserRoleChoices:
         """The roles of the account AssumeRole would give this user now (default duration)."""
         as_user = Call(await self.caller(signin), call.meta)
         out: list[RoleChoice] = []
-        after: str | None = None
-        scanned = 0
-        while scanned < MAX_ROLES_SCANNED:
-            page, more = await self._roles.list_roles("/", after, 100)
-            for role in page:
-                if await self._sts.role_session_refusal(as_user, self._request(signin, role.arn, None)) is None:
-                    out.append(RoleChoice(role.arn, self._account, role.role_name, role.description,
-                                          role.max_session_duration))
-            scanned += len(page)
-            if not more or not page:
-                break
-            after = page[-1].role_name.lower()
+        async for role in account_roles(self._roles):
+            if await self._sts.role_session_refusal(as_user, self._request(signin, role.arn, None)) is None:
+                out.append(RoleChoice(role.arn, self._account, role.role_name, role.description,
+                                      role.max_session_duration))
         return sorted(out, key=lambda c: c.role_name.lower())
 
     async def assume(self, call: Call, signin: SignIn, role_arn: str,
