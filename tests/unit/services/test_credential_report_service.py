@@ -3,33 +3,22 @@ fixed clock: the states, the four-hour regeneration and expiry, the errors, the 
 from __future__ import annotations
 
 import pytest
-import redis.asyncio as aioredis
 
 from app.core.clock import FixedClock
 from app.core.errors import AccessDenied, CredentialReportExpired, CredentialReportNotPresent
 from app.services.iam import IamService
-from app.store.iam_store import IamStore
-from app.store.secretbox import SecretBox
 from tests.redis_target import redis_url
-from tests.unit.services.test_iam_service import ACCT, NOW, ROOT, Authz
+from tests.unit.services.test_iam_service import (  # noqa: F401 - the fixtures, on this module's db
+    NOW,
+    ROOT,
+    Authz,
+    authz,
+    clock,
+    iam,
+    store,
+)
 
 URL = redis_url(7)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def authz() -> Authz:
-    return Authz()
-
-
-@pytest.fixture
-def iam(redis: aioredis.Redis, clock: FixedClock, authz: Authz) -> IamService:
-    store = IamStore(redis, account=ACCT, box=SecretBox(b"m" * 32), clock=clock)
-    return IamService(store, authz, account=ACCT, clock=clock)
 
 
 def users_in(report: dict[str, object]) -> list[str]:

@@ -19,7 +19,7 @@ from app.services.passwords import Passwords
 from app.store.iam_store import IamStore
 from app.store.secretbox import SecretBox
 from tests.redis_target import redis_url
-from tests.unit.services.test_iam_service import ACCT, ALICE, NOW, ROOT
+from tests.unit.services.test_iam_service import ACCT, ALICE, NOW, ROOT, clock  # noqa: F401 - fixture
 
 URL = redis_url(15)
 DAY = 86400
@@ -40,11 +40,6 @@ class Authz:
             raise AccessDenied("no grant", reason="implicit_deny")
         if action in self.explicit:
             raise AccessDenied("denied", reason="explicit_deny")
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
 
 
 @pytest.fixture
