@@ -13,17 +13,21 @@ tell which services could be reached; a Deny is commonly narrowed by resource or
 Conditions and resources are not read: a statement that allows an action of N on anything
 under any condition counts. A pattern whose service part has wildcards (`*`, `s*:*`, and
 NotAction) is expanded against the namespaces this module knows (`SERVICE_NAMES`); a literal
-service part is taken as written (lowercased), known or not. Pure: no I/O.
+service part is taken as written (lowercased), known or not. A document is read by the policy
+engine's own parser (app.policy.validate.parse_document, structure only, as the Authorizer reads
+a stored one); a text that is no policy allows nothing. Pure: no I/O.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from app.core.errors import MalformedPolicyDocument
+from app.policy.document import PolicyDocument, PolicyKind, Statement, load
 from app.policy.matching import action_matcher, has_wildcard
+from app.policy.validate import parse_document
 
 # AWS's display names of common service namespaces (the console's and the API's ServiceName);
 # a namespace not listed here is named by itself.
@@ -76,22 +80,6 @@ def service_name(namespace: str) -> str:
     return SERVICE_NAMES.get(namespace, namespace)
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, str)]
-    return []
-
-
-def _statements(doc: Any) -> list[Mapping[str, Any]]:
-    if not isinstance(doc, Mapping):
-        return []
-    body = doc.get("Statement")
-    items = body if isinstance(body, list) else [body]
-    return [s for s in items if isinstance(s, Mapping)]
-
-
 def _service_part(pattern: str) -> tuple[str, str]:
     """`svc:act` -> (svc lowercased, act); the bare `*` stands for `*:*`."""
     if pattern == "*":
@@ -113,20 +101,20 @@ def _covers_all(act: str) -> bool:
     return bool(act) and set(act) == {"*"}
 
 
-def statement_namespaces(statement: Mapping[str, Any], known: Iterable[str]) -> set[str]:
+def statement_namespaces(statement: Statement, known: Iterable[str]) -> set[str]:
     """The namespaces one statement allows (empty for a Deny)."""
-    if statement.get("Effect") != "Allow":
+    if statement.effect != "Allow":
         return set()
     known = tuple(known)
     out: set[str] = set()
-    if "Action" in statement:
-        for pattern in _strings(statement["Action"]):
+    if statement.actions is not None:
+        for pattern in statement.actions:
             svc, _ = _service_part(pattern)
             out |= _matching(svc, known)
         return out
-    if "NotAction" in statement:
+    if statement.not_actions is not None:
         excluded: set[str] = set()
-        for pattern in _strings(statement["NotAction"]):
+        for pattern in statement.not_actions:
             svc, act = _service_part(pattern)
             hit = _matching(svc, known)
             if _covers_all(act):
@@ -137,26 +125,33 @@ def statement_namespaces(statement: Mapping[str, Any], known: Iterable[str]) -> 
     return out
 
 
+def _parsed(document: str | Mapping[str, Any]) -> PolicyDocument | None:
+    """The policy engine's reading of a stored document (its structure only, as the Authorizer
+    reads it); None for one that is not a policy (it allows nothing)."""
+    try:
+        return parse_document(load(document), PolicyKind.IDENTITY, strict=False)
+    except MalformedPolicyDocument:
+        return None
+
+
 @lru_cache(maxsize=2048)
 def _document_namespaces(text: str) -> frozenset[str]:
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):
+    return _namespaces(_parsed(text), SERVICE_NAMES)
+
+
+def _namespaces(document: PolicyDocument | None, known: Iterable[str]) -> frozenset[str]:
+    if document is None:
         return frozenset()
-    return document_namespaces(doc)
+    known = tuple(known)
+    out: set[str] = set()
+    for statement in document.statements:
+        out |= statement_namespaces(statement, known)
+    return frozenset(out)
 
 
 def document_namespaces(document: str | Mapping[str, Any], known: Iterable[str] = SERVICE_NAMES) -> frozenset[str]:
-    """Every namespace the identity policy `document` (JSON text or parsed) allows."""
-    if isinstance(document, str):
-        if known is SERVICE_NAMES:
-            return _document_namespaces(document)
-        try:
-            document = json.loads(document)
-        except (ValueError, RecursionError):
-            return frozenset()
-    known = tuple(known)
-    out: set[str] = set()
-    for statement in _statements(document):
-        out |= statement_namespaces(statement, known)
-    return frozenset(out)
+    """Every namespace the identity policy `document` (JSON text or parsed) allows; the text's
+    answer is cached (a report reads the same few documents again and again)."""
+    if isinstance(document, str) and known is SERVICE_NAMES:
+        return _document_namespaces(document)
+    return _namespaces(_parsed(document), known)
