@@ -23,6 +23,8 @@ The store's recovery policy (app.store.connection) holds in the cluster too:
   demoted (CLUSTERDOWN, TRYAGAIN, MASTERDOWN, READONLY) makes the client read the slot map again
   before its next command. The command is sent once more, after that refresh, when it is a read
   or was refused (nothing ran); otherwise it fails with redis-py's ConnectionError (503).
+- A slot map that cannot be read (no node answers, or they disagree) is a ConnectionError too
+  (SlotMapUnavailable: 503, not asked again for the same command).
 So a failover costs the writes in flight on the lost primary a 503, and the first commands after
 it find the new primary without a restart.
 """
@@ -36,7 +38,7 @@ from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (AskError, ClusterDownError, ClusterError, MasterDownError, ReadOnlyError,
-                              SlotNotCoveredError, TryAgainError)
+                              RedisClusterException, SlotNotCoveredError, TryAgainError)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.maint_notifications import MaintNotificationsConfig
@@ -90,8 +92,23 @@ def as_unavailable(exc: BaseException) -> RedisConnectionError:
     return RedisConnectionError(f"the Redis Cluster failed the command ({type(exc).__name__})")
 
 
+class SlotMapUnavailable(RedisConnectionError):
+    """The slot map could not be read: no seed or known node answered, or they disagree or
+    leave slots uncovered (a failover under way). redis-py says so with RedisClusterException,
+    which is no RedisError: the wire would answer 500."""
+
+
 class StoreCluster(RedisCluster):
     """redis-py's cluster client under the store's recovery policy (module docstring)."""
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> "StoreCluster":
+        """Read the slot map when due (every command and pipeline, and the hot path's
+        multiplexer, come through here); failing to is a 503, as a failed connect is."""
+        try:
+            await super().initialize(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise SlotMapUnavailable(f"the Redis Cluster's slot map could not be read ({exc})") from exc
+        return self
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         for attempt in (1, 2):
@@ -99,7 +116,9 @@ class StoreCluster(RedisCluster):
                 return await super().execute_command(*args, **kwargs)
             except NODE_FAILURES as exc:
                 self._initialize = True  # the next command reads the slot map first
-                again = isinstance(exc, REFUSED) or (repeatable(args) and not isinstance(exc, RedisTimeoutError))
+                # not after a timeout or an unreadable slot map: asking again would double the wait
+                again = isinstance(exc, REFUSED) or (
+                    repeatable(args) and not isinstance(exc, (RedisTimeoutError, SlotMapUnavailable)))
                 if attempt == 2 or not again or "target_nodes" in kwargs:
                     raise as_unavailable(exc) from exc
         raise AssertionError("unreachable")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -107,6 +108,46 @@ def test_the_durability_settings_are_checked(name: str, value: str) -> None:
 def test_the_embedded_store_of_tessera_dev_never_waits_for_replicas() -> None:
     dev = Settings.from_env({"TESSERA_REDIS_WAIT_REPLICAS": "1"}, mode="dev")
     assert dev.redis_wait_replicas == 0
+
+
+async def test_a_cluster_none_of_whose_nodes_answers_is_a_503_not_a_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis-py says "no node could be reached" with RedisClusterException, no RedisError: every
+    way in (a command, a transaction, the hot path) must turn it into the ConnectionError the wire
+    answers with 503, and a read must not try every seed node twice."""
+    from app.core.errors import ServiceUnavailable
+    from app.wire.query import as_aws_error
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = connect_cluster(f"redis+cluster://u:hunter2@127.0.0.1:{port}")
+    reads: list[int] = []
+    manager = type(client.nodes_manager)
+    original = manager.initialize
+
+    async def counted(self: object, *args: object, **kwargs: object) -> None:
+        reads.append(1)
+        await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(manager, "initialize", counted)
+    hot = ClusterMultiplexedRedis.of(client)
+
+    async def transaction() -> None:
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.multi()
+            pipe.set("{t}a", "1")
+            await pipe.execute()
+
+    try:
+        for attempt in (lambda: client.get("k"), lambda: client.set("k", "v"), transaction, lambda: hot.get("k")):
+            with pytest.raises(RedisConnectionError) as exc:
+                await attempt()
+            assert isinstance(as_aws_error(exc.value, "rid", "GetSessionToken"), ServiceUnavailable)
+            assert "hunter2" not in str(exc.value)
+        assert len(reads) == 4  # once per call: the GET was not sent again after the failed read
+    finally:
+        await hot.aclose()
+        await client.aclose()
 
 
 # ---- every multi-key operation stays in one slot (static: the key schema) ----
