@@ -5,18 +5,28 @@ import asyncio
 import os
 import re
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
 from app.settings import Settings, SettingsError
 
 
+_MISPLACED = "(an `@` past the host: percent-encode `/`, `?`, `#` and `@` in the password)"
+
+
 def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        parts = parts._replace(netloc=netloc)
-    query = re.sub(r"(?i)((?:^|&)[a-z_]*password=)[^&]*", r"\1***", parts.query)
-    return urlunsplit(parts._replace(query=query))
+    """`url` fit for an error line: USER:PASSWORD (or a password alone, as in
+    `redis+cluster://secret@host`) and every `*password=` option become `***`. A URL with an
+    `@` past its host part (a password holding a raw `/`, `?` or `#`) shows its scheme only:
+    where its password ends cannot be told."""
+    scheme, sep, rest = url.partition("://")
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], re.sub(r"(?i)([?&][a-z_]*password=)[^&#]*", r"\1***", rest[end:])
+    if "@" in tail:
+        return f"{scheme}{sep}*** {_MISPLACED}"
+    if "@" in netloc:
+        userinfo, _, hosts = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{hosts}" if colon else f"***@{hosts}"
+    return f"{scheme}{sep}{netloc}{tail}"
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -35,7 +45,10 @@ def run_serve(*, host: str, port: int, workers: int) -> int:
     try:
         asyncio.run(_ping(settings.redis_url))
     except Exception as exc:  # noqa: BLE001 - any failure to reach Redis is fatal here, in one line
-        return _fail(f"cannot reach Redis at {redact(settings.redis_url)}: {type(exc).__name__}: {exc}")
+        shown = redact(settings.redis_url)
+        # a misplaced password's pieces come back in the client's text as a host or a port
+        why = type(exc).__name__ if _MISPLACED in shown else f"{type(exc).__name__}: {exc}"
+        return _fail(f"cannot reach Redis at {shown}: {why}")
 
     from app.core.errors import ServiceUnavailable
 
