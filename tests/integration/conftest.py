@@ -86,28 +86,32 @@ def start_server(tmp_dir: str, *, redis_url: str = REDIS_URL, extra_env: dict[st
     raise RuntimeError(f"tessera serve did not become ready:\n{open(log_path).read()}")
 
 
-@contextmanager
-def running_server(tmp_dir: str, *, redis_url: str = REDIS_URL, extra_env: dict[str, str] | None = None
-                   ) -> Iterator[Server]:
-    """`start_server(...)`, terminated (SIGTERM, up to 10 s) at the end of the block."""
-    srv = start_server(tmp_dir, redis_url=redis_url, extra_env=extra_env)
-    try:
-        yield srv
-    finally:
-        srv.proc.terminate()
-        srv.proc.wait(10)
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    srv = start_server(str(tmp_path_factory.mktemp("tessera")))
-    yield srv
+def stop_server(srv: Server) -> None:
+    """SIGTERM, up to 10 s to exit, then SIGKILL."""
     srv.proc.terminate()
     try:
         srv.proc.wait(10)
     except subprocess.TimeoutExpired:
         srv.proc.kill()
+        srv.proc.wait()
+
+
+@contextmanager
+def running_server(tmp_dir: str, *, redis_url: str = REDIS_URL, extra_env: dict[str, str] | None = None
+                   ) -> Iterator[Server]:
+    """`start_server(...)`, stopped (stop_server) at the end of the block."""
+    srv = start_server(tmp_dir, redis_url=redis_url, extra_env=extra_env)
+    try:
+        yield srv
+    finally:
+        stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    with running_server(str(tmp_path_factory.mktemp("tessera"))) as srv:
+        yield srv
 
 
 def client(server: Server, service: str, akid: str, secret: str, token: str | None = None, **kw: Any) -> Any:

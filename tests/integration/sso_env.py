@@ -23,7 +23,7 @@ from idp_fixtures.oidc.server import IssuerServer
 from idp_fixtures.saml.web import SamlWebIdP
 from tests.redis_target import redis_url
 
-from .conftest import ACCOUNT, ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server
+from .conftest import ACCOUNT, ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server, stop_server
 
 SSO_REDIS = redis_url(1)
 PROVIDER = "BrowserIdP"
@@ -58,11 +58,7 @@ class SsoEnv:
     def stop(self) -> None:
         self.saml.stop()
         self.oidc.stop()
-        self.server.proc.terminate()
-        try:
-            self.server.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.server.proc.kill()
+        stop_server(self.server)
 
 
 def start(tmp_dir: str) -> SsoEnv:

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from app.core import totp
 from tests.redis_target import redis_url
 
-from .conftest import ACCOUNT, ROOT_AKID, ROOT_SECRET, Server, allow, aws_error, client, start_server, unique
+from .conftest import ACCOUNT, ROOT_AKID, ROOT_SECRET, Server, allow, aws_error, client, running_server, unique
 from .test_iam_signing import certificate
 
 URL = redis_url(8)
@@ -40,13 +40,8 @@ HEADER = ("user,arn,user_creation_time,password_enabled,password_last_used,passw
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     redis.Redis.from_url(URL).flushdb()
-    srv = start_server(str(tmp_path_factory.mktemp("credreport")), redis_url=URL)
-    yield srv
-    srv.proc.terminate()
-    try:
-        srv.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        srv.proc.kill()
+    with running_server(str(tmp_path_factory.mktemp("credreport")), redis_url=URL) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from app.core import totp
 from tests.redis_cluster import RedisCluster
 
-from .conftest import ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server, trust, unique
+from .conftest import ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server, stop_server, trust, unique
 
 ACCOUNT_TAG = "{iam:123456789012}"
 
@@ -29,19 +29,11 @@ def cluster() -> Iterator[RedisCluster]:
         yield running
 
 
-def _stop(server: Server) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(10)
-    except Exception:  # noqa: BLE001
-        server.proc.kill()
-
-
 @pytest.fixture(scope="module")
 def tessera(cluster: RedisCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(str(tmp_path_factory.mktemp("cluster")), redis_url=cluster.url)
     yield server
-    _stop(server)
+    stop_server(server)
 
 
 def _session_keys_per_primary(cluster: RedisCluster) -> dict[int, int]:
@@ -207,7 +199,7 @@ def test_failover_under_load_loses_no_returned_credential(cluster: RedisCluster,
         assert client(tessera, "sts", ROOT_AKID, ROOT_SECRET).get_caller_identity()["Account"] == "123456789012"
         assert durable.proc.poll() is None and tessera.proc.poll() is None
     finally:
-        _stop(durable)
+        stop_server(durable)
 
 
 def _wait(check: Any, timeout: float, what: str) -> None:

@@ -19,7 +19,7 @@ from idp_fixtures.oidc.material import load
 from idp_fixtures.oidc.server import IssuerServer
 from idp_fixtures.saml.idp import DemoIdP
 
-from .conftest import (ACCOUNT, ROOT_AKID, ROOT_SECRET, Identity, Server, allow, client, start_server, trust,
+from .conftest import (ACCOUNT, ROOT_AKID, ROOT_SECRET, Identity, Server, allow, client, running_server, trust,
                        unique)
 
 PUBLIC_URL = "http://tessera.replicas.test"  # the one address both replicas stand behind
@@ -31,17 +31,8 @@ MFA_FAILED = "MultiFactorAuthentication failed with invalid MFA one time pass co
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     directory = str(tmp_path_factory.mktemp("replicas"))
     env = {"TESSERA_PUBLIC_URL": PUBLIC_URL}
-    a = start_server(directory, extra_env=env)
-    try:
-        b = start_server(directory, extra_env=env)
-        try:
-            yield a, b
-        finally:
-            b.proc.terminate()
-            b.proc.wait(10)
-    finally:
-        a.proc.terminate()
-        a.proc.wait(10)
+    with running_server(directory, extra_env=env) as a, running_server(directory, extra_env=env) as b:
+        yield a, b
 
 
 def root(server: Server, service: str = "iam") -> Any:

@@ -27,7 +27,7 @@ from app.core import totp
 from tests.redis_target import redis_url
 
 from .browser import browser, page, screenshot as shot  # noqa: F401 - fixtures
-from .conftest import ACCOUNT, REGION, ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server
+from .conftest import ACCOUNT, REGION, ROOT_AKID, ROOT_SECRET, Server, allow, client, start_server, stop_server
 from .test_login_e2e import home, login  # noqa: F401 - `tessera login` as a subprocess, in a temporary HOME
 
 DB = redis_url(1)  # the browser sign-in tests' database (tests/integration/sso_env.py), flushed here
@@ -93,11 +93,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.role("pw-mfa", role_trust(root, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}))
     w.role("pw-elsewhere", role_trust({"AWS": "arn:aws:iam::999999999999:root"}))  # another account only
     yield w
-    server.proc.terminate()
-    try:
-        server.proc.wait(10)
-    except Exception:  # noqa: BLE001 - a server that will not stop is killed
-        server.proc.kill()
+    stop_server(server)
 
 
 def sign_in(page: Any, world: World, user: str, password: str) -> None:
