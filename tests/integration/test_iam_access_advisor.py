@@ -202,6 +202,25 @@ def test_a_policy_report_lists_the_users_and_roles_holding_it(server: Server, ro
     assert "iam" in aws
 
 
+def test_a_policy_report_counts_a_groups_members_once(server: Server, root_iam: Any) -> None:
+    policy = root_iam.create_policy(PolicyName=unique("aa-gpol"),
+                                    PolicyDocument=allow("sts:GetCallerIdentity"))["Policy"]
+    group = unique("aa-pgroup")
+    root_iam.create_group(GroupName=group, Path="/team/")
+    root_iam.attach_group_policy(GroupName=group, PolicyArn=policy["Arn"])
+    both, member = new_user(root_iam, server), new_user(root_iam, server)
+    root_iam.attach_user_policy(UserName=both.name, PolicyArn=policy["Arn"])  # directly and through the group
+    for u in (both, member):
+        root_iam.add_user_to_group(GroupName=group, UserName=u.name)
+    member.client(server, "sts").get_caller_identity()
+
+    out = report(root_iam, policy["Arn"])
+    assert by_namespace(out)["sts"]["LastAuthenticatedEntity"] == member.arn
+    rows = root_iam.get_service_last_accessed_details_with_entities(
+        JobId=out["JobId"], ServiceNamespace="sts")["EntityDetailsList"]
+    assert [r["EntityInfo"]["Arn"] for r in rows] == [member.arn, both.arn]
+
+
 def test_list_policies_granting_service_access(server: Server, root_iam: Any) -> None:
     user = new_user(root_iam, server, allow(["iam:GetUser"]))
     managed = root_iam.create_policy(PolicyName=unique("aa-m"), PolicyDocument=allow(["s3:GetObject", "iam:List*"]))

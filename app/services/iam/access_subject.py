@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from app.core import arn as arns
 from app.core.errors import InvalidInput, NoSuchEntity
+from app.core.records import User
 from app.store.iam_store import IamStore
 
 INLINE, MANAGED = "INLINE", "MANAGED"
@@ -128,13 +129,15 @@ class SubjectReader:
             raise NoSuchEntity(f"Policy {arn} was not found.")
         users, groups, roles = holders
         tracked: dict[str, Tracked] = {}
-        user_names = [u.user_name for u in users]
-        for g in groups:
-            user_names += [m.user_name for m in await self._store.group_members(g.group_name) or []]
-        for name in user_names:
-            user = await self._store.get_user(name)
+        holding: list[User] = []
+        for u in users:  # PolicyUser has no path: read the record
+            user = await self._store.get_user(u.user_name)
             if user is not None:
-                tracked[user.user_id] = Tracked("USER", user.user_name, user.user_id, user.path, user.arn)
+                holding.append(user)
+        for g in groups:  # group_members gives the records themselves
+            holding += await self._store.group_members(g.group_name) or []
+        for user in holding:
+            tracked.setdefault(user.user_id, Tracked("USER", user.user_name, user.user_id, user.path, user.arn))
         for r in roles:
             role = await self._store.get_role(r.role_name)
             if role is not None:
