@@ -8,6 +8,11 @@ AWS's default password policy, used while the account has none: at least 8 chara
 (at most 128), at least three of the four character classes (uppercase, lowercase, numbers,
 symbols), and not identical to the account's name or e-mail address (here: the account id and
 the user's name). A custom policy replaces it entirely.
+
+Whatever the policy, a password is at most 128 characters of the API models' `passwordType`
+(tab, line feed, carriage return, U+0020 to U+00FF). The Query API's codec refuses others before
+a service sees them; `violation` refuses them too, for the paths that do not come through it
+(the browser's forced password change, app.services.sso_password).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ REUSED = "Policy constraint violation with password reuse prevention during pass
 MIN_LENGTH_DEFAULT = 6  # UpdateAccountPasswordPolicy without MinimumPasswordLength
 DEFAULT_POLICY_MIN_LENGTH = 8
 MAX_LENGTH = 128
+ALLOWED = frozenset("\t\n\r" + "".join(map(chr, range(0x20, 0x100))))  # the models' passwordType
 DAY = 86400
 
 
@@ -84,6 +90,8 @@ def violation(policy: PasswordPolicy | None, password: str, *,
     have = _classes(password)
     if len(password) > MAX_LENGTH:
         return f"Password should have a maximum length of {MAX_LENGTH}"
+    if not ALLOWED.issuperset(password):
+        return "Password should have only tab, line feed, carriage return and characters U+0020 to U+00FF"
     if policy is None:
         if len(password) < DEFAULT_POLICY_MIN_LENGTH:
             return f"Password should have a minimum length of {DEFAULT_POLICY_MIN_LENGTH}"

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 
 from app.core.clock import FixedClock
-from app.core.errors import AccessDenied
+from app.core.errors import AccessDenied, PasswordPolicyViolation
 from app.core.records import Call, RequestMeta
 from app.services.iam import IamService
 from app.services.mfa import TotpVerifier
@@ -109,6 +109,17 @@ async def test_reset_required_then_changed(world: World) -> None:
     profile = await world.store.get_login_profile("bob")
     assert profile is not None and profile.password_reset_required is False
     assert (await world.signin.password("bob", "Another-Horse-7", None)).due is None
+
+
+@pytest.mark.parametrize("new", ["Horse-7\x00\x00\x00", "Horse-7\u5bc6\u5bc6\u5bc6", "Horse-7\x1b[0m"])
+async def test_a_new_password_has_the_apis_characters(world: World, new: str) -> None:
+    """The forced change does not come through the Query codec, whose NewPassword pattern
+    (tab, line feed, carriage return, U+0020 to U+00FF) refuses these: the policy check does."""
+    await world.user("bo", reset=True)
+    step = await world.signin.password("bo", GOOD, None)
+    with pytest.raises(PasswordPolicyViolation, match="U\\+0020 to U\\+00FF"):
+        await world.signin.new_password(step, RequestMeta(request_id="r", received_at=NOW), GOOD, new)
+    assert (await world.signin.password("bo", GOOD, None)).due == "change"
 
 
 async def test_unknown_user_and_missing_profile_cost_one_verification_each(world: World) -> None:
