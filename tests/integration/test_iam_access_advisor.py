@@ -15,7 +15,7 @@ import pytest
 import redis
 from botocore.exceptions import ClientError
 
-from .conftest import ACCOUNT, REDIS_URL, REGION, Identity, Server, allow, aws_error, client, trust, unique
+from .conftest import ACCOUNT, REDIS_URL, REGION, Server, allow, aws_error, client, trust, unique
 
 ADVISOR = ["iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails",
            "iam:GetServiceLastAccessedDetailsWithEntities", "iam:ListPoliciesGrantingServiceAccess"]
@@ -47,20 +47,11 @@ def tracked(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {a["ActionName"]: a for a in service.get("TrackedActionsLastAccessed", [])}
 
 
-def new_user(root_iam: Any, server: Server, policy: str | None = None) -> Identity:
-    name = unique("aa-user")
-    arn = root_iam.create_user(UserName=name)["User"]["Arn"]
-    if policy is not None:
-        root_iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=policy)
-    key = root_iam.create_access_key(UserName=name)["AccessKey"]
-    return Identity(name, arn, key["AccessKeyId"], key["SecretAccessKey"])
-
-
-def test_a_users_own_calls_show_with_action_level_detail(server: Server, root_iam: Any) -> None:
+def test_a_users_own_calls_show_with_action_level_detail(server: Server, root_iam: Any, make_user: Any) -> None:
     policy = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["iam:GetUser", "sts:GetCallerIdentity", "s3:GetObject", *ADVISOR],
          "Resource": "*"}]})
-    user = new_user(root_iam, server, policy)
+    user = make_user(policy)
     managed = root_iam.create_policy(PolicyName=unique("aa-ec2"), PolicyDocument=allow("ec2:Describe*"))["Policy"]
     root_iam.attach_user_policy(UserName=user.name, PolicyArn=managed["Arn"])
     iam, sts = user.client(server, "iam"), user.client(server, "sts")
@@ -108,8 +99,8 @@ def test_a_users_own_calls_show_with_action_level_detail(server: Server, root_ia
     assert recent(only["LastAuthenticated"])
 
 
-def test_paging_of_the_services(server: Server, root_iam: Any) -> None:
-    user = new_user(root_iam, server, allow(["iam:GetUser", "s3:GetObject", "ec2:RunInstances", "sqs:SendMessage"]))
+def test_paging_of_the_services(server: Server, root_iam: Any, make_user: Any) -> None:
+    user = make_user(allow(["iam:GetUser", "s3:GetObject", "ec2:RunInstances", "sqs:SendMessage"]))
     out = report(root_iam, user.arn)
     first = root_iam.get_service_last_accessed_details(JobId=out["JobId"], MaxItems=3)
     assert first["IsTruncated"] is True and len(first["ServicesLastAccessed"]) == 3
@@ -119,8 +110,8 @@ def test_paging_of_the_services(server: Server, root_iam: Any) -> None:
     assert names == ["ec2", "iam", "s3", "sqs"]
 
 
-def test_a_role_sessions_calls_count_for_the_role(server: Server, root_iam: Any) -> None:
-    user = new_user(root_iam, server)
+def test_a_role_sessions_calls_count_for_the_role(server: Server, root_iam: Any, make_user: Any) -> None:
+    user = make_user()
     role_name = unique("aa-role")
     role = root_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust({"AWS": user.arn}))["Role"]
     root_iam.put_role_policy(RoleName=role_name, PolicyName="r",
@@ -144,11 +135,11 @@ def test_a_role_sessions_calls_count_for_the_role(server: Server, root_iam: Any)
     assert list(tracked(user_sts)) == ["AssumeRole"] and user_sts["LastAuthenticatedEntity"] == user.arn
 
 
-def test_a_group_report_names_the_member_that_used_it(server: Server, root_iam: Any) -> None:
+def test_a_group_report_names_the_member_that_used_it(server: Server, root_iam: Any, make_user: Any) -> None:
     group = unique("aa-group")
     group_arn = root_iam.create_group(GroupName=group)["Group"]["Arn"]
     root_iam.put_group_policy(GroupName=group, PolicyName="g", PolicyDocument=allow(["iam:GetGroup", "s3:*"]))
-    active, idle = new_user(root_iam, server), new_user(root_iam, server)
+    active, idle = make_user(), make_user()
     for u in (active, idle):
         root_iam.add_user_to_group(GroupName=group, UserName=u.name)
     active.client(server, "iam").get_group(GroupName=group)
@@ -177,10 +168,10 @@ def test_a_group_report_names_the_member_that_used_it(server: Server, root_iam: 
     assert none["EntityDetailsList"] == []  # the group's policies do not allow ec2
 
 
-def test_a_policy_report_lists_the_users_and_roles_holding_it(server: Server, root_iam: Any) -> None:
+def test_a_policy_report_lists_the_users_and_roles_holding_it(server: Server, root_iam: Any, make_user: Any) -> None:
     policy = root_iam.create_policy(PolicyName=unique("aa-pol"),
                                     PolicyDocument=allow(["iam:GetUser", "sts:GetCallerIdentity"]))["Policy"]
-    user = new_user(root_iam, server)
+    user = make_user()
     root_iam.attach_user_policy(UserName=user.name, PolicyArn=policy["Arn"])
     role_name = unique("aa-prole")
     role = root_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust({"AWS": user.arn}))["Role"]
@@ -202,13 +193,13 @@ def test_a_policy_report_lists_the_users_and_roles_holding_it(server: Server, ro
     assert "iam" in aws
 
 
-def test_a_policy_report_counts_a_groups_members_once(server: Server, root_iam: Any) -> None:
+def test_a_policy_report_counts_a_groups_members_once(server: Server, root_iam: Any, make_user: Any) -> None:
     policy = root_iam.create_policy(PolicyName=unique("aa-gpol"),
                                     PolicyDocument=allow("sts:GetCallerIdentity"))["Policy"]
     group = unique("aa-pgroup")
     root_iam.create_group(GroupName=group, Path="/team/")
     root_iam.attach_group_policy(GroupName=group, PolicyArn=policy["Arn"])
-    both, member = new_user(root_iam, server), new_user(root_iam, server)
+    both, member = make_user(), make_user()
     root_iam.attach_user_policy(UserName=both.name, PolicyArn=policy["Arn"])  # directly and through the group
     for u in (both, member):
         root_iam.add_user_to_group(GroupName=group, UserName=u.name)
@@ -221,8 +212,8 @@ def test_a_policy_report_counts_a_groups_members_once(server: Server, root_iam: 
     assert [r["EntityInfo"]["Arn"] for r in rows] == [member.arn, both.arn]
 
 
-def test_list_policies_granting_service_access(server: Server, root_iam: Any) -> None:
-    user = new_user(root_iam, server, allow(["iam:GetUser"]))
+def test_list_policies_granting_service_access(server: Server, root_iam: Any, make_user: Any) -> None:
+    user = make_user(allow(["iam:GetUser"]))
     managed = root_iam.create_policy(PolicyName=unique("aa-m"), PolicyDocument=allow(["s3:GetObject", "iam:List*"]))
     managed_arn = managed["Policy"]["Arn"]
     root_iam.attach_user_policy(UserName=user.name, PolicyArn=managed_arn)
@@ -247,8 +238,8 @@ def test_list_policies_granting_service_access(server: Server, root_iam: Any) ->
     assert [len(e["Policies"]) for e in own["PoliciesGrantingServiceAccess"]] == [0, 1]
 
 
-def test_errors(server: Server, root_iam: Any, unchecked_iam: Any) -> None:
-    user = new_user(root_iam, server)
+def test_errors(server: Server, root_iam: Any, unchecked_iam: Any, make_user: Any) -> None:
+    user = make_user()
     job = report(root_iam, user.arn)["JobId"]
     cases: list[tuple[Any, str, int]] = [
         (lambda: root_iam.get_service_last_accessed_details(JobId=str(uuid.uuid4())), "NoSuchEntity", 404),
@@ -293,8 +284,9 @@ def test_errors(server: Server, root_iam: Any, unchecked_iam: Any) -> None:
         assert msg
 
 
-def test_a_job_is_only_for_its_generator_and_generating_needs_permission(server: Server, root_iam: Any) -> None:
-    user = new_user(root_iam, server, allow(["iam:GetServiceLastAccessedDetails",
+def test_a_job_is_only_for_its_generator_and_generating_needs_permission(server: Server, root_iam: Any,
+                                                                         make_user: Any) -> None:
+    user = make_user(allow(["iam:GetServiceLastAccessedDetails",
                                               "iam:GetServiceLastAccessedDetailsWithEntities"]))
     job = report(root_iam, user.arn)["JobId"]
     iam = user.client(server, "iam")
@@ -309,8 +301,8 @@ def test_a_job_is_only_for_its_generator_and_generating_needs_permission(server:
     assert aws_error(exc)[0] == "AccessDenied"
 
 
-def test_deleting_an_entity_drops_its_records(server: Server, root_iam: Any) -> None:
-    user = new_user(root_iam, server, allow("sts:GetCallerIdentity"))
+def test_deleting_an_entity_drops_its_records(server: Server, root_iam: Any, make_user: Any) -> None:
+    user = make_user(allow("sts:GetCallerIdentity"))
     user_id = root_iam.get_user(UserName=user.name)["User"]["UserId"]
     user.client(server, "sts").get_caller_identity()
     r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
