@@ -400,6 +400,45 @@ def test_hostile_input_gets_4xx_never_5xx(world: World) -> None:
             assert 200 <= http.get("/sso/iam" + query).status_code < 500
 
 
+def test_hostile_input_at_a_pending_step_gets_4xx_never_5xx(world: World) -> None:
+    """With a step pending behind the cookie, so that the MFA check and ChangePassword see the
+    bodies: non-UTF-8, repeated, missing, oversized and out-of-range fields are each a 4xx, and
+    the step stays usable (the right code and a good password still finish the sign-in)."""
+    password = world.user("pw-mona", reset=True, assume=["pw-dev"])
+    world.iam.put_user_policy(UserName="pw-mona", PolicyName="change", PolicyDocument=allow(
+        "iam:ChangePassword", f"arn:aws:iam::{ACCOUNT}:user/pw-mona"))
+    seed = world.mfa("pw-mona")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with httpx.Client(base_url=world.url, timeout=30) as http:
+        step = http.post("/sso/iam", data={"csrf": form_token(http), "username": "pw-mona", "password": password},
+                         headers={"X-Forwarded-For": "192.0.2.100"})
+        assert step.status_code == 200 and "Multi-factor authentication" in step.text
+        found = re.search(r'name="csrf" value="([^"]+)"', step.text)
+        assert found
+        csrf = found.group(1).encode()
+        for body in (b"&code=%FF%FE%FD%FC%FB%FA", b"&code=" + b"9" * 5000, b"&code=1&code=2", b"&code=%00" * 6, b"",
+                     b"&code=\xff"):
+            r = http.post("/sso/iam/mfa", content=b"csrf=" + csrf + body, headers=form)
+            assert 400 <= r.status_code < 500, (body[:20], r.status_code)
+        step = http.post("/sso/iam/mfa", data={"csrf": csrf.decode(), "code": totp.code_at(seed, totp.step_of(time.time()))})
+        assert step.status_code == 200 and "Set a new password" in step.text
+        found = re.search(r'name="csrf" value="([^"]+)"', step.text)
+        assert found
+        csrf = found.group(1).encode()
+        for body in (b"", b"&old_password=x&new_password=%FF%FE&confirm_password=%FF%FE",
+                     b"&old_password=x&old_password=y&new_password=a&confirm_password=a",
+                     b"&old_password=" + password.encode() + b"&new_password=Aa1!%00%00%00%00&confirm_password=Aa1!%00%00%00%00",
+                     b"&old_password=" + password.encode() + b"&new_password=Aa1!%E5%AF%86%E5%AF%86&confirm_password=Aa1!%E5%AF%86%E5%AF%86",
+                     b"&old_password=" + b"p" * 2000 + b"&new_password=" + b"n" * 2000 + b"&confirm_password=" + b"n" * 2000,
+                     b"&old_password=\xff&new_password=\xff&confirm_password=\xff"):
+            r = http.post("/sso/iam/password", content=b"csrf=" + csrf + body, headers=form)
+            assert 400 <= r.status_code < 500, (body[:40], r.status_code)
+        new = secret("pw-mona-new")
+        done = http.post("/sso/iam/password", data={"csrf": csrf.decode(), "old_password": password, "new_password": new,
+                                                    "confirm_password": new})
+        assert done.status_code == 303 and done.headers["location"] == "/sso/roles"
+
+
 def audit_events(world: World, name: str) -> list[dict[str, Any]]:
     """The server's audit records named `name` (the log is written asynchronously)."""
     time.sleep(0.3)
