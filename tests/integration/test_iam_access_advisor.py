@@ -271,6 +271,14 @@ def test_errors(server: Server, root_iam: Any, unchecked_iam: Any, make_user: An
         (lambda: root_iam.get_service_last_accessed_details(JobId=str(uuid.uuid4()), Marker="garbage"),
          "NoSuchEntity", 404),
         (lambda: root_iam.get_service_last_accessed_details(JobId=job, Marker="garbage"), "ValidationError", 400),
+        (lambda: root_iam.get_service_last_accessed_details_with_entities(
+            JobId=job, ServiceNamespace="iam", Marker="garbage"), "ValidationError", 400),
+        (lambda: unchecked_iam.get_service_last_accessed_details_with_entities(
+            JobId=job, ServiceNamespace="not a namespace"), "ValidationError", 400),
+        (lambda: root_iam.list_policies_granting_service_access(
+            Arn=user.arn, ServiceNamespaces=["iam"], Marker="garbage"), "ValidationError", 400),
+        (lambda: root_iam.generate_service_last_accessed_details(
+            Arn=f"arn:aws:iam::{ACCOUNT}:group/{unique('nogroup')}"), "NoSuchEntity", 404),
         (lambda: root_iam.generate_service_last_accessed_details(Arn="arn:aws:iam::210987654321:user/someone"),
          "NoSuchEntity", 404),
         (lambda: root_iam.generate_service_last_accessed_details(Arn=f"arn:aws:iam:eu-west-1:{ACCOUNT}:user/x"),
