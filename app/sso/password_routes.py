@@ -75,13 +75,15 @@ class PasswordPages(SsoPages):
         response.headers.append("Set-Cookie", self.d.cookies.set_header(self.cookie, handle))
         return response
 
-    async def _iam(self, handle: str, carry: list[tuple[str, str]], user_name: str = "") -> dict[str, Any]:
-        try:
-            alias = await self.d.sso.account_alias()
-        except Exception:  # noqa: BLE001 - a page answering a refusal must not fail on a display detail
-            alias = None
+    def _iam(self, handle: str, carry: list[tuple[str, str]], alias: str | None, user_name: str = "") -> dict[str, Any]:
         return {"csrf": self._token(handle), "account": self._account, "alias": alias,
                 "account_label": alias or self._account, "carry": carry, "user_name": user_name}
+
+    async def _alias(self) -> str | None:
+        try:
+            return await self.d.sso.account_alias()
+        except Exception:  # noqa: BLE001 - a page answering a refusal must not fail on a display detail
+            return None
 
     async def _step_page(self, step: str, handle: str, *, carry: list[tuple[str, str]] | None = None,
                          status: int = 200, error: str | None = None, reference: str | None = None,
@@ -89,7 +91,7 @@ class PasswordPages(SsoPages):
         titles = {"password": "Sign in as an IAM user", "mfa": "Multi-factor authentication",
                   "change": "Set a new password"}
         response = pages.render("iam_signin.html", {
-            "title": titles[step], "step": step, "iam": await self._iam(handle, carry or [], user_name),
+            "title": titles[step], "step": step, "iam": self._iam(handle, carry or [], await self._alias(), user_name),
             "error": error, "reference": reference, "user_name": user_name, "reason_text": reason_text,
             "signin": None, "public_url": self.d.public_url}, status=status)
         return self._set(response, handle)
@@ -114,7 +116,7 @@ class PasswordPages(SsoPages):
             choices = await self.d.login.choices()
             alias = await self.d.sso.account_alias()
             handle = self._handle(request) or _new_handle()
-            iam = await self._iam(handle, [])
+            iam = self._iam(handle, [], alias)
         except Exception as failure:  # noqa: BLE001
             return self._refused(request, "SignInChoices", failure)
         response = pages.render("signin.html", {"signin": signin, "choices": choices, "public_url": self.d.public_url,
