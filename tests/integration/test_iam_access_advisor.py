@@ -323,3 +323,21 @@ def test_deleting_an_entity_drops_its_records(server: Server, root_iam: Any, mak
     root_iam.delete_user_policy(UserName=user.name, PolicyName="p")
     root_iam.delete_user(UserName=user.name)
     assert not r.exists(key)
+
+
+def test_deleting_a_role_drops_its_records(server: Server, root_iam: Any, make_user: Any) -> None:
+    role_name = unique("aa-drole")
+    user = make_user()
+    role = root_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust({"AWS": user.arn}))["Role"]
+    root_iam.put_user_policy(UserName=user.name, PolicyName="p", PolicyDocument=allow("sts:AssumeRole", role["Arn"]))
+    creds = user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
+    client(server, "sts", akid=creds["AccessKeyId"], secret=creds["SecretAccessKey"],
+           token=creds["SessionToken"]).get_caller_identity()
+    r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    key = f"lastacc:{ACCOUNT}:{role['RoleId']}"
+    deadline = time.time() + 5
+    while not r.exists(key) and time.time() < deadline:
+        time.sleep(0.05)
+    assert r.hget(key, "sts:GetCallerIdentity") is not None
+    root_iam.delete_role(RoleName=role_name)
+    assert not r.exists(key)
