@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         target = bench.start_tessera("tessera-calls", node.url,
                                      extra_env={"TESSERA_ACCOUNT_ID": bench_oidc_http.ACCOUNT})
         ident, pid = target.ident, target.server.proc.pid
-        root = (target.env["TESSERA_ROOT_ACCESS_KEY_ID"], target.env["TESSERA_ROOT_SECRET_ACCESS_KEY"])
+        root = target.root
         servers._client("iam", ident.endpoint, *root).put_user_policy(
             UserName=servers.USER, PolicyName="iam-read", PolicyDocument=IAM_READ)
         idp = IssuerServer(keys=[load("rsa-a")]).start()

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         target = bench.start_tessera("tessera-memory", url)
         endpoint = target.ident.endpoint
-        root = (target.env["TESSERA_ROOT_ACCESS_KEY_ID"], target.env["TESSERA_ROOT_SECRET_ACCESS_KEY"])
+        root = target.root
         iam = servers._client("iam", endpoint, *root)
         user = iam.create_user(UserName="mem-user")["User"]
         key = iam.create_access_key(UserName="mem-user")["AccessKey"]

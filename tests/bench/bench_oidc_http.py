@@ -29,10 +29,8 @@ bench_http's lock (/tmp/tessera-bench-http.lock) for the whole run. Not a pytest
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
-import secrets
 import statistics
 import sys
 from pathlib import Path
@@ -44,7 +42,7 @@ import bench_http  # noqa: E402
 import seeding  # noqa: E402
 import servers  # noqa: E402
 import wrkrun  # noqa: E402
-from runs import log, wait_for_idle_cpu  # noqa: E402
+from runs import log, log_run, wait_for_idle_cpu  # noqa: E402
 from servers import Server  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -91,14 +89,10 @@ def start(name: str, args: argparse.Namespace, work: Path, issuer_url: str) -> t
         provision(url, "testing", "testing1234", issuer_url)
         return srv, url
     seeding.redis_flush(args.redis_url)
-    root_key = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
-    root_secret = base64.b64encode(secrets.token_bytes(30)).decode()
-    env = {"TESSERA_REDIS_URL": args.redis_url, "TESSERA_ACCOUNT_ID": ACCOUNT,
-           "TESSERA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-           "TESSERA_ROOT_ACCESS_KEY_ID": root_key, "TESSERA_ROOT_SECRET_ACCESS_KEY": root_secret}
+    env = servers.tessera_env(args.redis_url, {"TESSERA_ACCOUNT_ID": ACCOUNT})
     srv = Server(name, servers.tessera_command(port), cpu=args.server_cpu, log=work / "tessera.log", env=env)
     srv.wait_ready(f"{url}/readyz")
-    provision(url, root_key, root_secret, issuer_url)
+    provision(url, *servers.root_of(env), issuer_url)
     return srv, url
 
 
@@ -118,12 +112,7 @@ def measure(name: str, req: wrkrun.SignedRequest, args: argparse.Namespace, work
                    name=f"{name}-warmup-{n}")
     res = wrkrun.run(req, seconds=args.duration, connections=args.connections, cpu=args.client_cpu,
                      workdir=work, name=f"{name}-{n}")
-    verdict = "ok" if res.valid else (f"INVALID: {res.non2xx} non-2xx (first {res.first_error_status}), "
-                                      f"socket {res.socket_errors}")
-    log(f"round {n} {name} AssumeRoleWithWebIdentity: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms "
-        f"p99 {res.p99_ms:.2f} ms [{verdict}]")
-    if not res.valid and res.first_error_body:
-        log(f"  first error body: {res.first_error_body[:300]}")
+    log_run(f"round {n} {name} AssumeRoleWithWebIdentity", res)
     return res.as_dict()
 
 

@@ -26,10 +26,8 @@ Not a pytest file.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import multiprocessing
-import secrets
 import subprocess
 import sys
 import time
@@ -42,7 +40,7 @@ import bench_http  # noqa: E402
 import seeding  # noqa: E402
 import servers  # noqa: E402
 import wrkrun  # noqa: E402
-from runs import log, wait_for_idle_cpu  # noqa: E402
+from runs import log, log_run, wait_for_idle_cpu  # noqa: E402
 from servers import Server  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -116,14 +114,10 @@ def start(name: str, args: argparse.Namespace, work: Path) -> tuple[Server, str]
         provision(url, "testing", "testing1234")
         return srv, url
     seeding.redis_flush(args.redis_url)
-    root_key = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
-    root_secret = base64.b64encode(secrets.token_bytes(30)).decode()
-    env = {"TESSERA_REDIS_URL": args.redis_url, "TESSERA_ACCOUNT_ID": ACCOUNT, "TESSERA_PUBLIC_URL": PUBLIC_URL,
-           "TESSERA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-           "TESSERA_ROOT_ACCESS_KEY_ID": root_key, "TESSERA_ROOT_SECRET_ACCESS_KEY": root_secret}
+    env = servers.tessera_env(args.redis_url, {"TESSERA_ACCOUNT_ID": ACCOUNT, "TESSERA_PUBLIC_URL": PUBLIC_URL})
     srv = Server(name, servers.tessera_command(port), cpu=args.server_cpu, log=work / "tessera.log", env=env)
     srv.wait_ready(f"{url}/readyz")
-    provision(url, root_key, root_secret)
+    provision(url, *servers.root_of(env))
     return srv, url
 
 
@@ -157,12 +151,8 @@ def measure(name: str, url: str, files: dict[str, Path], check_body: str, args: 
     if args.warmup:
         wrk(host, files["warmup"], seconds=args.warmup, args=args, work=work, name=f"{name}-warmup")
     res, wrapped = wrk(host, files["run"], seconds=args.duration, args=args, work=work, name=name)
-    verdict = "ok" if res.valid else (f"INVALID: {res.non2xx} non-2xx (first {res.first_error_status}), "
-                                      f"socket {res.socket_errors}")
-    log(f"{name} AssumeRoleWithSAML: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms p99 {res.p99_ms:.2f} ms "
-        f"[{verdict}]" + (f" (body file ran out {wrapped}x: raise --max-rps)" if wrapped else ""))
-    if not res.valid and res.first_error_body:
-        log(f"  first error body: {res.first_error_body[:300]}")
+    log_run(f"{name} AssumeRoleWithSAML", res,
+            f" (body file ran out {wrapped}x: raise --max-rps)" if wrapped else "")
     return {**res.as_dict(), "bodies_wrapped": wrapped}
 
 

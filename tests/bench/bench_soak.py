@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         target = bench.start_tessera("tessera-soak", redis_node.url)
         assert target.ident is not None
-        root = (target.env["TESSERA_ROOT_ACCESS_KEY_ID"], target.env["TESSERA_ROOT_SECRET_ACCESS_KEY"])
+        root = target.root
         client = redis_node.client()
         pid = target.server.proc.pid
         rows.append(sample(0, pid, client, [], {}))

@@ -8,8 +8,6 @@ empty instance of the same server (the control) and the seeded one; medians are 
 from __future__ import annotations
 
 import argparse
-import base64
-import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -50,6 +48,17 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def log_run(label: str, res: WrkResult, note: str = "") -> None:
+    """One measured run's figures and verdict (INVALID on any non-2xx answer or socket error),
+    then the first error body if there was one."""
+    verdict = "ok" if res.valid else (f"INVALID: {res.non2xx} non-2xx (first "
+                                      f"{res.first_error_status}), socket {res.socket_errors}")
+    log(f"{label}: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms "
+        f"p99 {res.p99_ms:.2f} ms [{verdict}]{note}")
+    if not res.valid and res.first_error_body:
+        log(f"  first error body: {res.first_error_body[:300]}")
+
+
 def gci_request(ident: Identity) -> SignedRequest:
     return wrkrun.sign(ident.host, GCI_BODY, ident.session_key, ident.session_secret,
                        ident.session_token)
@@ -71,6 +80,11 @@ class Target:
     server: Server
     ident: Identity | None = None
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def root(self) -> tuple[str, str]:
+        """Tessera's root access key id and secret (servers.root_of)."""
+        return servers.root_of(self.env)
 
 
 class Bench:
@@ -135,12 +149,7 @@ class Bench:
                        workdir=self.work, name=f"{target}-{name}-warmup")
         res = wrkrun.run(req, seconds=a.duration, connections=a.connections,
                          cpu=a.client_cpu, workdir=self.work, name=f"{target}-{name}")
-        verdict = "ok" if res.valid else (f"INVALID: {res.non2xx} non-2xx (first "
-                                          f"{res.first_error_status}), socket {res.socket_errors}")
-        log(f"{target} {name}: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms "
-            f"p99 {res.p99_ms:.2f} ms [{verdict}]")
-        if not res.valid and res.first_error_body:
-            log(f"  first error body: {res.first_error_body[:300]}")
+        log_run(f"{target} {name}", res)
         return res
 
     def load_with_cpu(self, target: Target, name: str, req: SignedRequest) -> tuple[WrkResult, float]:
@@ -170,20 +179,13 @@ class Bench:
         a, port = self.args, servers.free_port()
         if redis_url.startswith(("redis://", "rediss://", "unix://")):
             seeding.redis_flush(redis_url)
-        root_key = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-                                    for _ in range(16))
-        env = {"TESSERA_REDIS_URL": redis_url,
-               "TESSERA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-               "TESSERA_ROOT_ACCESS_KEY_ID": root_key,
-               "TESSERA_ROOT_SECRET_ACCESS_KEY": base64.b64encode(secrets.token_bytes(30)).decode(),
-               **(extra_env or {})}
+        env = servers.tessera_env(redis_url, extra_env)
         srv = Server(name, servers.tessera_command(port), cpu=a.server_cpu,
                      log=self.work / f"{name}.log", env=env)
         target = Target(name, srv, env=env)
         self._started.append(target)
         srv.wait_ready(f"http://127.0.0.1:{port}/readyz")
-        target.ident = servers.provision(f"http://127.0.0.1:{port}", root_key,
-                                         env["TESSERA_ROOT_SECRET_ACCESS_KEY"])
+        target.ident = servers.provision(f"http://127.0.0.1:{port}", *target.root)
         return target
 
     # ---- scale ----

@@ -6,8 +6,10 @@ user assumes the role once for the session credentials GetCallerIdentity is sign
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -54,6 +56,22 @@ def tessera_command(port: int) -> list[str]:
     exe = shutil.which("tessera")
     base = [exe] if exe else [sys.executable, "-m", "app"]
     return [*base, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+
+
+def tessera_env(redis_url: str, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The settings of a benchmarked `tessera serve` on `redis_url`: a fresh master key and root
+    key pair (see `root_of`); `extra_env` adds or overrides settings."""
+    root_key = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+    return {"TESSERA_REDIS_URL": redis_url,
+            "TESSERA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "TESSERA_ROOT_ACCESS_KEY_ID": root_key,
+            "TESSERA_ROOT_SECRET_ACCESS_KEY": base64.b64encode(secrets.token_bytes(30)).decode(),
+            **(extra_env or {})}
+
+
+def root_of(env: dict[str, str]) -> tuple[str, str]:
+    """The root access key id and secret of a server started with `env` (tessera_env)."""
+    return env["TESSERA_ROOT_ACCESS_KEY_ID"], env["TESSERA_ROOT_SECRET_ACCESS_KEY"]
 
 
 class Server:
