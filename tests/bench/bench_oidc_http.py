@@ -42,7 +42,7 @@ import bench_http  # noqa: E402
 import seeding  # noqa: E402
 import servers  # noqa: E402
 import wrkrun  # noqa: E402
-from runs import log, log_run, wait_for_idle_cpu  # noqa: E402
+from runs import log, log_run, start_provisioned, wait_for_idle_cpu  # noqa: E402
 from servers import Server  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -78,22 +78,6 @@ def provision(endpoint: str, key: str, secret: str, issuer_url: str) -> None:
     role = iam.create_role(RoleName="bench-web", AssumeRolePolicyDocument=json.dumps(trust),
                            MaxSessionDuration=43200)["Role"]
     assert role["Arn"] == ROLE_ARN, role["Arn"]
-
-
-def start(name: str, args: argparse.Namespace, work: Path, issuer_url: str) -> tuple[Server, str]:
-    port = servers.free_port()
-    url = f"http://127.0.0.1:{port}"
-    if name == "moto":
-        srv = Server(name, servers.moto_command(port), cpu=args.server_cpu, log=work / "moto.log")
-        srv.wait_ready(f"{url}/moto-api/")
-        provision(url, "testing", "testing1234", issuer_url)
-        return srv, url
-    seeding.redis_flush(args.redis_url)
-    env = servers.tessera_env(args.redis_url, {"TESSERA_ACCOUNT_ID": ACCOUNT})
-    srv = Server(name, servers.tessera_command(port), cpu=args.server_cpu, log=work / "tessera.log", env=env)
-    srv.wait_ready(f"{url}/readyz")
-    provision(url, *servers.root_of(env), issuer_url)
-    return srv, url
 
 
 def request(url: str, token: str) -> wrkrun.SignedRequest:
@@ -171,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         targets = {}
         for name in ["tessera"] + ([] if args.skip_moto else ["moto"]):
-            srv, url = start(name, args, work, idp.url)
-            started.append(srv)
+            url = start_provisioned(name, cpu=args.server_cpu, work=work, redis_url=args.redis_url,
+                                    provision=lambda *at: provision(*at, idp.url),
+                                    extra_env={"TESSERA_ACCOUNT_ID": ACCOUNT}, started=started)
             req = request(url, token)
             status, text = wrkrun.check_once(req)
             if status != 200:

@@ -40,7 +40,7 @@ import bench_http  # noqa: E402
 import seeding  # noqa: E402
 import servers  # noqa: E402
 import wrkrun  # noqa: E402
-from runs import log, log_run, wait_for_idle_cpu  # noqa: E402
+from runs import log, log_run, start_provisioned, wait_for_idle_cpu  # noqa: E402
 from servers import Server  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -103,22 +103,6 @@ def provision(endpoint: str, key: str, secret: str) -> None:
     role = iam.create_role(RoleName="bench-saml", AssumeRolePolicyDocument=json.dumps(trust),
                            MaxSessionDuration=43200)["Role"]
     assert role["Arn"] == ROLE_ARN, role["Arn"]
-
-
-def start(name: str, args: argparse.Namespace, work: Path) -> tuple[Server, str]:
-    port = servers.free_port()
-    url = f"http://127.0.0.1:{port}"
-    if name == "moto":
-        srv = Server(name, servers.moto_command(port), cpu=args.server_cpu, log=work / "moto.log")
-        srv.wait_ready(f"{url}/moto-api/")
-        provision(url, "testing", "testing1234")
-        return srv, url
-    seeding.redis_flush(args.redis_url)
-    env = servers.tessera_env(args.redis_url, {"TESSERA_ACCOUNT_ID": ACCOUNT, "TESSERA_PUBLIC_URL": PUBLIC_URL})
-    srv = Server(name, servers.tessera_command(port), cpu=args.server_cpu, log=work / "tessera.log", env=env)
-    srv.wait_ready(f"{url}/readyz")
-    provision(url, *servers.root_of(env))
-    return srv, url
 
 
 # ---- runs ----
@@ -194,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         # Tessera first: its bodies must be redeemed within 5 minutes of signing; moto checks
         # no time and gets the same files after it
         for name in ["tessera"] + ([] if args.skip_moto else ["moto"]):
-            srv, url = start(name, args, work)
-            started.append(srv)
+            url = start_provisioned(name, cpu=args.server_cpu, work=work, redis_url=args.redis_url,
+                                    provision=provision, started=started,
+                                    extra_env={"TESSERA_ACCOUNT_ID": ACCOUNT, "TESSERA_PUBLIC_URL": PUBLIC_URL})
             targets.append((name, url))
         files = {"warmup": work / "bodies-warmup.txt", "run": work / "bodies-run.txt"}
         generated = time.time()

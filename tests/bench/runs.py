@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import seeding
 import servers
@@ -70,6 +71,29 @@ def assume_request(ident: Identity) -> SignedRequest:
     body = (f"Action=AssumeRole&Version={wrkrun.STS_VERSION}"
             f"&RoleArn={quote(ident.role_arn, safe='')}&RoleSessionName=wrk&DurationSeconds=900")
     return wrkrun.sign(ident.host, body, ident.user_key, ident.user_secret, None)
+
+
+def start_provisioned(name: str, *, cpu: int, work: Path, redis_url: str,
+                      provision: Callable[[str, str, str], object],
+                      extra_env: dict[str, str] | None = None, started: list[Server]) -> str:
+    """moto_server (`name` "moto") or `tessera serve` (on `redis_url`, FLUSHED; `extra_env` on top
+    of servers.tessera_env) pinned to `cpu`, appended to `started` (the caller stops those) before
+    it is awaited; once ready, `provision(url, root key id, root secret)`. Returns its URL."""
+    port = servers.free_port()
+    url = f"http://127.0.0.1:{port}"
+    if name == "moto":
+        srv = Server(name, servers.moto_command(port), cpu=cpu, log=work / "moto.log")
+        started.append(srv)
+        srv.wait_ready(f"{url}/moto-api/")
+        provision(url, "testing", "testing1234")
+        return url
+    seeding.redis_flush(redis_url)
+    env = servers.tessera_env(redis_url, extra_env)
+    srv = Server(name, servers.tessera_command(port), cpu=cpu, log=work / f"{name}.log", env=env)
+    started.append(srv)
+    srv.wait_ready(f"{url}/readyz")
+    provision(url, *servers.root_of(env))
+    return url
 
 
 @dataclass
