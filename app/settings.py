@@ -52,8 +52,7 @@ class Settings:
                                          "redis+sentinel://", "rediss+sentinel://")):
                 raise SettingsError("TESSERA_REDIS_URL must be a redis://, rediss://, redis+cluster:// or "
                                     f"redis+sentinel:// URL, got one {_scheme_shown(redis_url)}")
-            _check_sentinel_url(redis_url)
-            _check_cluster_url(redis_url)
+            _check_store_url(redis_url)
         account = env.get("TESSERA_ACCOUNT_ID", "000000000000")
         if not _ACCOUNT.fullmatch(account):
             raise SettingsError(f"TESSERA_ACCOUNT_ID must be 12 digits, got `{account}`")
@@ -128,18 +127,6 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
-def _check_cluster_url(url: str) -> None:
-    """A redis+cluster:// URL is parsed at start-up: a bad one fails fast, in one line."""
-    if url.split("://", 1)[0].lower() not in ("redis+cluster", "rediss+cluster"):
-        return
-    from app.store.cluster import ClusterUrlError, parse_cluster_url
-
-    try:
-        parse_cluster_url(url)
-    except ClusterUrlError as exc:
-        raise SettingsError(f"TESSERA_REDIS_URL: {exc}") from None
-
-
 def _scheme_shown(url: str) -> str:
     """How a refused store URL is named in the error: by its scheme only (the rest may hold a
     password, and the error line is printed and logged)."""
@@ -204,13 +191,17 @@ def _certificates(path: str | None) -> tuple[str, ...]:
     return tuple(base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode("ascii") for c in certs)
 
 
-def _check_sentinel_url(url: str) -> None:
-    """A redis+sentinel:// URL is parsed at start-up: a bad one fails fast, in one line."""
-    if url.split("://", 1)[0].lower() not in ("redis+sentinel", "rediss+sentinel"):
+def _check_store_url(url: str) -> None:
+    """A redis+cluster:// or redis+sentinel:// URL is parsed at start-up: a bad one fails fast,
+    in one line (the parsers' messages never quote the password)."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        from app.store.cluster import ClusterUrlError as Refused, parse_cluster_url as parse
+    elif scheme in ("redis+sentinel", "rediss+sentinel"):
+        from app.store.sentinel import SentinelUrlError as Refused, parse_sentinel_url as parse  # type: ignore[assignment]
+    else:
         return
-    from app.store.sentinel import SentinelUrlError, parse_sentinel_url
-
     try:
-        parse_sentinel_url(url)
-    except SentinelUrlError as exc:
+        parse(url)
+    except Refused as exc:
         raise SettingsError(f"TESSERA_REDIS_URL: {exc}") from None
