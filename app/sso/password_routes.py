@@ -237,13 +237,11 @@ class PasswordPages(SsoPages):
             if step.due is not None:
                 return await self._step_page(step.due, await self.pw.keep(step), user_name=step.user_name,
                                              reason_text=CHANGE_REASONS.get(step.change or "", ""))
-            old, _ = await self._signin(request)
             alias = await self.d.sso.account_alias()
+            await self._end_previous(request)
             new, record = await self.pw.finish(step, provider=f"account {alias or self._account}")
         except Exception as failure:  # noqa: BLE001
             return self._refused(request, "SignIn", failure, params=params)
-        if old is not None:
-            await self.d.sso.end(old)
         self._audit(request, "SignIn", signin=record, params=params)
         response = pages.redirect(safe_next(step.next_path) or "/sso/roles")
         response.headers.append("Set-Cookie", self.d.cookies.set_header(self.d.cookies.signin_name, new))

@@ -136,6 +136,13 @@ class SsoPages:
         return pages.message(title, exc.message or "The request was refused.", None, status=status, reference=ref,
                              signin=signin)
 
+    async def _end_previous(self, request: Request) -> None:
+        """A new sign-in replaces the browser's current one, which ends first: inside the caller's
+        `try`, so a store failure is the 503 page with nothing made, never a crash after it."""
+        old = self.d.cookies.handle(self.d.cookies.signin_name, request.headers.get("cookie"))
+        if old is not None:
+            await self.d.sso.end(old)
+
     async def _signin(self, request: Request) -> tuple[str | None, SignIn | None]:
         handle = self.d.cookies.handle(self.d.cookies.signin_name, request.headers.get("cookie"))
         return handle, (await self.d.sso.signin(handle) if handle else None)
@@ -157,14 +164,12 @@ class SsoPages:
             relay = form.get("RelayState")
             signin, pending = await self.d.login.saml_sign_in(saml)
             params.update(flow="sp-initiated" if pending else "idp-initiated", provider=signin.record.arn)
-            old, _ = await self._signin(request)
+            await self._end_previous(request)
             handle, record = await self.d.sso.create(signin, provider=signin.record.name,
                                                      who=signin.identity.subject[:256],
                                                      cli=pending.cli if pending else None)
         except Exception as failure:  # noqa: BLE001 - every failure is a page, never a crash
             return self._refused(request, "SignIn", failure, params=params)
-        if old is not None:
-            await self.d.sso.end(old)
         self._audit(request, "SignIn", signin=record, params=params)
         target = pending.next_path if pending else safe_next(relay)
         response = pages.redirect(safe_next(target) or "/sso/roles")
@@ -230,7 +235,7 @@ class SsoPages:
             flow = self.d.cookies.handle(self.d.cookies.flow_name, cookie)
             signin, pending = await self.d.login.oidc_sign_in(query.get("state", ""), query.get("code", ""), flow)
             params.update(client=pending.provider, provider=signin.record.arn)
-            old, _ = await self._signin(request)
+            await self._end_previous(request)
             attributes = signin.identity.attributes
             handle, record = await self.d.sso.create(signin, provider=pending.provider,
                                                      who=display_name(attributes, signin.identity.subject),
@@ -239,8 +244,6 @@ class SsoPages:
             response = self._refused(request, "SignIn", failure, params=params)
             response.headers.append("Set-Cookie", self.d.cookies.clear_header(self.d.cookies.flow_name))
             return response
-        if old is not None:
-            await self.d.sso.end(old)
         self._audit(request, "SignIn", signin=record, params=params)
         response = pages.redirect(safe_next(pending.next_path) or "/sso/roles")
         response.headers.append("Set-Cookie", self.d.cookies.set_header(self.d.cookies.signin_name, handle))
