@@ -86,7 +86,9 @@ async def drive(app, req: wrkrun.SignedRequest, total: int, concurrency: int) ->
         while left[0] > 0:
             left[0] -= 1
             t = time.perf_counter()
-            await app(scope, receive, send)
+            # a task per request, as uvicorn runs each: context variables (the pinned IAM
+            # epoch, app.store.iam_cache) start empty for every request, as they do there
+            await asyncio.create_task(app(scope, receive, send))
             latencies.append(time.perf_counter() - t)
 
     t0 = time.perf_counter()
@@ -99,7 +101,7 @@ async def drive(app, req: wrkrun.SignedRequest, total: int, concurrency: int) ->
 
 
 async def main_async(args) -> None:
-    from app.bootstrap import asgi, build
+    from app.bootstrap import asgi, build, tune_gc
     from app.settings import Settings
     from app.store.connection import connect
 
@@ -123,6 +125,7 @@ async def main_async(args) -> None:
         creds = await _session(akid, secret, role_arn, app)
         req = wrkrun.sign(HOST, f"Action=GetCallerIdentity&Version={wrkrun.STS_VERSION}", *creds)
     await drive(app, req, 2000, args.concurrency)  # warm caches
+    tune_gc()  # the collector as `tessera serve` sets it (app.bootstrap.app_from_env)
     rounds = []
     prof = None
     if args.profile:
