@@ -42,7 +42,7 @@ from app.services.role_session import (
 from app.services.federation import FederatedSignIn
 from app.services.oidc_signin import OidcFederation
 from app.services.saml_signin import SamlFederation
-from app.services.tokens import SessionTokens
+from app.services.tokens import NONCE_BYTES, SessionTokens
 from app.store.sessions import SessionStore
 
 CHAINED_LIMIT = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
@@ -374,11 +374,11 @@ class StsService:
         return True
 
     async def _mint(self, **fields: Any) -> tuple[Credentials, Session]:
-        """A session of `fields` with fresh key material: stored (raises if Redis fails), then
-        handed out."""
-        akid = ids.access_key_id(ids.TEMPORARY_KEY, self._rng)
-        session = Session(access_key_id=akid, secret_access_key=ids.secret_access_key(self._rng), **fields)
-        token = self._tokens.issue(akid, session.expires_at)
+        """A session of `fields` with fresh key material (access key id, secret and the token's
+        nonce from one draw of random bytes): stored (raises if Redis fails), then handed out."""
+        akid, secret, nonce = ids.access_key_pair(ids.TEMPORARY_KEY, self._rng, extra=NONCE_BYTES)
+        session = Session(access_key_id=akid, secret_access_key=secret, **fields)
+        token = self._tokens.issue(akid, session.expires_at, nonce)
         await self._sessions.put(session, self._tokens.digest(token))
         return Credentials(akid, session.secret_access_key, token, session.expires_at), session
 

@@ -26,7 +26,7 @@ from app.store.secretbox import SecretBox
 _VERSION = 1
 _PURPOSE = b"tessera/session-token/v1"
 _HEAD = struct.Struct(">BQB")
-_NONCE = 16
+NONCE_BYTES = 16
 _MAC = 32
 MAX_TOKEN_CHARS = 1024  # anything longer is not one of ours; refuse before decoding
 
@@ -44,12 +44,18 @@ class SessionTokens:
         self._box = box
         self._rng = rng or SystemRandom()
 
-    def issue(self, access_key_id: str, expires_at: float) -> str:
+    def issue(self, access_key_id: str, expires_at: float, nonce: bytes | None = None) -> str:
+        """A token for `access_key_id` until `expires_at`; `nonce`: its NONCE_BYTES random
+        bytes when the caller drew them already (with the access key, in one system call),
+        else drawn here."""
         akid = access_key_id.encode("ascii")
         if not 1 <= len(akid) <= 128:
             raise ValueError("access key id length out of range")
-        body = _HEAD.pack(_VERSION, int(round(expires_at * 1000)), len(akid)) + akid
-        body += self._rng.token_bytes(_NONCE)
+        if nonce is None:
+            nonce = self._rng.token_bytes(NONCE_BYTES)
+        elif len(nonce) != NONCE_BYTES:
+            raise ValueError("a session token nonce is 16 bytes")
+        body = _HEAD.pack(_VERSION, int(round(expires_at * 1000)), len(akid)) + akid + nonce
         return base64.b64encode(body + self._box.mac(body, _PURPOSE)).decode("ascii")
 
     def open(self, token: str) -> TokenClaims | None:
@@ -60,13 +66,13 @@ class SessionTokens:
             raw = base64.b64decode(token, validate=True)
         except (binascii.Error, ValueError):
             return None
-        if len(raw) < _HEAD.size + _NONCE + _MAC:
+        if len(raw) < _HEAD.size + NONCE_BYTES + _MAC:
             return None
         body, mac = raw[:-_MAC], raw[-_MAC:]
         if not hmac.compare_digest(mac, self._box.mac(body, _PURPOSE)):
             return None
         version, expires_ms, akid_len = _HEAD.unpack_from(body)
-        if version != _VERSION or len(body) != _HEAD.size + akid_len + _NONCE:
+        if version != _VERSION or len(body) != _HEAD.size + akid_len + NONCE_BYTES:
             return None
         akid = body[_HEAD.size:_HEAD.size + akid_len].decode("ascii", errors="replace")
         return TokenClaims(akid, expires_ms / 1000)

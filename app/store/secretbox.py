@@ -23,7 +23,11 @@ class SecretBox:
             raise ValueError("master key must be 32 bytes")
         enc_key = hmac.new(master_key, b"tessera/encrypt/v1", hashlib.sha256).digest()
         self._aead = AESGCM(enc_key)
-        self._mac_key = hmac.new(master_key, b"tessera/digest/v1", hashlib.sha256).digest()
+        mac_key = hmac.new(master_key, b"tessera/digest/v1", hashlib.sha256).digest()
+        # HMAC states keyed once (and, for `mac`, fed its purpose): a copy of one costs less
+        # than keying a new HMAC per call; they are only ever copied, never updated
+        self._keyed = hmac.new(mac_key, digestmod="sha256")
+        self._purposes: dict[bytes, hmac.HMAC] = {}
 
     def seal(self, plaintext: str, aad: str) -> str:
         nonce = os.urandom(12)
@@ -41,9 +45,18 @@ class SecretBox:
             raise ValueError("secret does not open") from exc
 
     def digest(self, value: str | bytes) -> str:
-        data = value.encode() if isinstance(value, str) else value
-        return hmac.digest(self._mac_key, data, "sha256").hex()
+        h = self._keyed.copy()
+        h.update(value.encode() if isinstance(value, str) else value)
+        return h.hexdigest()
 
     def mac(self, data: bytes, purpose: bytes) -> bytes:
-        """A MAC for self-authenticating values (session tokens), domain-separated."""
-        return hmac.digest(self._mac_key, purpose + b"\x00" + data, "sha256")
+        """A MAC for self-authenticating values (session tokens), domain-separated: the HMAC
+        of `purpose`, a zero byte and `data`."""
+        keyed = self._purposes.get(purpose)
+        if keyed is None:
+            keyed = self._keyed.copy()
+            keyed.update(purpose + b"\x00")
+            self._purposes[purpose] = keyed
+        h = keyed.copy()
+        h.update(data)
+        return h.digest()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import math
 import zlib
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -55,7 +56,10 @@ def _derived_user_id(kind: str, account: str, principal_id: str, session_name: s
     return principal_id
 
 
+@lru_cache(maxsize=4096)
 def _derived_name(principal_arn: str) -> str:
+    """The principal's name from its ARN; memoised (a pure function of the ARN, and a
+    deployment's sessions name few principals): one dict lookup per encode and decode."""
     parsed = arns.parse(principal_arn)
     return parsed.resource_name if parsed else ""
 

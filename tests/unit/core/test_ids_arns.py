@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -76,3 +77,20 @@ def test_clock_and_timestamps():
     assert clock.time() == 1_800_000_005
     assert iso8601(clock.now()) == "2027-01-15T08:00:05Z"
     assert iso8601(0.9) == "1970-01-01T00:00:00Z"
+
+
+def test_access_key_pair_draws_once():
+    draws: list[int] = []
+
+    class Counting:
+        def token_bytes(self, n: int) -> bytes:
+            draws.append(n)
+            return bytes(range(n))
+
+    akid, secret, extra = ids.access_key_pair(ids.TEMPORARY_KEY, Counting(), extra=16)
+    assert draws == [16 + 30 + 16]
+    assert akid == ids.access_key_id(ids.TEMPORARY_KEY, Counting())  # the same bytes, the same id
+    assert secret == base64.b64encode(bytes(range(16, 46))).decode()
+    assert extra == bytes(range(46, 62))
+    akid, secret, extra = ids.access_key_pair(ids.LONG_TERM_KEY)
+    assert re.fullmatch("AKIA[A-Z2-7]{16}", akid) and re.fullmatch(r"[A-Za-z0-9/+]{40}", secret) and extra == b""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, replace
 
@@ -409,3 +410,21 @@ async def test_a_role_session_dry_run_is_not_noted_for_access_advisor(w: World, 
     assert noted == []
     await sts.issue_role_session(call, req)
     assert noted == [(ALICE, "sts:AssumeRole")]
+
+
+async def test_a_session_s_key_material_is_one_draw_of_the_injected_randomness(w: World, redis: aioredis.Redis) -> None:
+    """The access key id, its secret and the token's nonce come from one call of `rng` (one
+    system call in production), and the credentials work."""
+    draws: list[int] = []
+
+    class Counting:
+        def token_bytes(self, n: int) -> bytes:
+            draws.append(n)
+            return os.urandom(n)
+
+    reads = CachedIamReads(w.iam, redis, Keys(ACCT))
+    sts = StsService(reads, w.sessions, SessionTokens(BOX), w.authz, account=ACCT, clock=w.clock, rng=Counting())
+    req = RoleSessionRequest(role_arn=f"arn:aws:iam::{ACCT}:role/Direct", session_name="s1", duration_seconds=None)
+    creds = (await sts.issue_role_session(await w.call("alice"), req)).credentials
+    assert draws == [16 + 30 + 16]
+    assert (await w.call(creds)).caller is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import os
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from app.services.tokens import MAX_TOKEN_CHARS, SessionTokens
@@ -76,3 +77,12 @@ def test_arbitrary_text_never_opens_or_crashes(text: str) -> None:
 @given(st.binary(max_size=200))
 def test_arbitrary_base64_never_opens(blob: bytes) -> None:
     assert TOKENS.open(base64.b64encode(blob).decode()) is None
+
+
+def test_a_given_nonce_is_used_and_checked() -> None:
+    a = TOKENS.issue(AKID, 1_900_000_000, b"n" * 16)
+    assert a == TOKENS.issue(AKID, 1_900_000_000, b"n" * 16) != TOKENS.issue(AKID, 1_900_000_000, b"m" * 16)
+    assert TOKENS.open(a) is not None and base64.b64decode(a)[-48:-32] == b"n" * 16
+    for bad in (b"", b"n" * 15, b"n" * 17):
+        with pytest.raises(ValueError):
+            TOKENS.issue(AKID, 1_900_000_000, bad)
