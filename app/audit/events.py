@@ -8,13 +8,15 @@ documents are kept: they are configuration, not secrets.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from collections.abc import Mapping
+from itertools import islice
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.clock import iso8601
-from app.core.records import Caller
+from app.core.records import Caller, quick_init
 
 REDACTED = "HIDDEN_DUE_TO_SECURITY_REASONS"
 EVENT_VERSION = "1.08"
@@ -33,27 +35,34 @@ _CREDENTIAL_KEYS = frozenset({"credentials"})
 _ACCESS_KEY_ID_KEYS = ("AccessKeyId", "accessKeyId", "access_key_id")
 
 
-@lru_cache(maxsize=4096)
+_KEY_CLASSES: dict[str, int] = {}  # key -> _key_class(key), remembered (all forgotten past 4096)
+
+
 def _key_class(key: str) -> int:
     """0: an ordinary key; 1: a secret-bearing key; 2: a credentials structure."""
     n = key.lower().replace("_", "").replace("-", "")
-    if n in _SECRET_KEYS:
-        return 1
-    if n in _CREDENTIAL_KEYS:
-        return 2
-    return 0
+    cls = 1 if n in _SECRET_KEYS else 2 if n in _CREDENTIAL_KEYS else 0
+    if len(_KEY_CLASSES) >= 4096:
+        _KEY_CLASSES.clear()
+    _KEY_CLASSES[key] = cls
+    return cls
 
 
 @lru_cache(maxsize=512)
-def _record_fields(kind: type) -> tuple[str, ...] | None:
-    """The field names of a dataclass type (None for anything else), looked up once per type."""
-    if dataclasses.is_dataclass(kind):
-        return tuple(f.name for f in dataclasses.fields(kind))
-    return None
+def _record_reader(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
+    """The field names of a dataclass type and a reader of their values in that order (None
+    for anything else), built once per type: the values are read in C, not one getattr each."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    names = tuple(f.name for f in dataclasses.fields(kind))[:_MAX_ITEMS]
+    if len(names) > 1:
+        return names, attrgetter(*names)
+    return names, lambda value: tuple(getattr(value, name) for name in names)
 
 
 def _access_key_only(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    kind: type = type(value)
+    if _record_reader(kind) is not None:  # a record (an instance of a dataclass)
         key_id = getattr(value, "access_key_id", None)
         return {"accessKeyId": key_id} if isinstance(key_id, str) else REDACTED
     if isinstance(value, Mapping):
@@ -75,12 +84,13 @@ def scrub(value: Any, depth: int = 0) -> Any:
     if depth > _MAX_DEPTH:
         return "..."
     if kind is dict:
-        return _scrub_items(value.items(), depth)
-    names = _record_fields(kind)
-    if names is not None:
-        return _scrub_items(((name, getattr(value, name)) for name in names), depth)
+        return _scrub_items(value.items() if len(value) <= _MAX_ITEMS else islice(value.items(), _MAX_ITEMS), depth)
+    reader = _record_reader(kind)
+    if reader is not None:
+        names, values = reader
+        return _scrub_items(zip(names, values(value)), depth)
     if isinstance(value, Mapping):
-        return _scrub_items(((str(k), v) for k, v in value.items()), depth)
+        return _scrub_items(islice(((str(k), v) for k, v in value.items()), _MAX_ITEMS), depth)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [scrub(v, depth + 1) for v in list(value)[:_MAX_ITEMS]]
     if isinstance(value, (str, int, float, bool)):  # subclasses (enums, IntEnum...)
@@ -90,22 +100,21 @@ def scrub(value: Any, depth: int = 0) -> Any:
     return f"<{type(value).__name__}>"  # never str(): unknown objects may render secrets
 
 
-def _scrub_items(items: Any, depth: int) -> dict[str, Any]:
+def _scrub_items(items: Iterable[tuple[Any, Any]], depth: int) -> dict[str, Any]:
+    """The scrubbed copy of at most _MAX_ITEMS (key, value) pairs (the callers cut them)."""
     out: dict[str, Any] = {}
-    for i, (k, v) in enumerate(items):
-        if i >= _MAX_ITEMS:
-            break
+    for k, v in items:
         if type(k) is not str:
             k = str(k)
-        cls = _key_class(k)
-        if cls == 1:
+        cls = _KEY_CLASSES.get(k)
+        if cls is None:
+            cls = _key_class(k)
+        if cls == 0:
+            out[k] = v if type(v) in _PLAIN else scrub(v, depth + 1)
+        elif cls == 1:
             out[k] = REDACTED
-        elif cls == 2:
-            out[k] = _access_key_only(v)
-        elif type(v) in _PLAIN:
-            out[k] = v
         else:
-            out[k] = scrub(v, depth + 1)
+            out[k] = _access_key_only(v)
     return out
 
 
@@ -136,6 +145,7 @@ def web_identity_user(provider_arn: str, audience: str, subject: str) -> dict[st
             "identityProvider": provider_arn}
 
 
+@quick_init  # one is built per request
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     event_time: float
@@ -158,10 +168,10 @@ class AuditEvent:
             raise ValueError(f"outcome must be `success` or `error`, not `{self.outcome}`")
         # user_identity is built by identity_of() from the authenticated caller (type, ARN,
         # account, access key id, principal id): nothing in it is secret; it is not re-scanned
-        for name in ("request_parameters", "response_elements"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, scrub(value))
+        if self.request_parameters is not None:
+            object.__setattr__(self, "request_parameters", scrub(self.request_parameters))
+        if self.response_elements is not None:
+            object.__setattr__(self, "response_elements", scrub(self.response_elements))
 
     def to_record(self) -> dict[str, Any]:
         """The CloudTrail record (camelCase keys), plus Tessera's `outcome` and `reason`."""

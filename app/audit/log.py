@@ -23,6 +23,7 @@ from app.core.clock import Clock, format_second
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 PIPE_BUF = 4096  # POSIX: writes up to this size to a pipe are never interleaved with others'
 MAX_PENDING = 10_000
+_RESERVED = frozenset({"ts", "level", "event", "request_id"})  # a line's own keys, first in it
 
 
 def fingerprint(secret: str | bytes) -> str:
@@ -90,8 +91,11 @@ class JsonLogger:
         line: dict[str, Any] = {"ts": _timestamp(self._clock.time()), "level": level, "event": event}
         if request_id is not None:
             line["request_id"] = request_id
-        for key, value in record.items():
-            line.setdefault(key, value)
+        if record.keys().isdisjoint(_RESERVED):  # an audit record always is: copied in C
+            line.update(record)
+        else:
+            for key, value in record.items():
+                line.setdefault(key, value)  # reserved keys cannot be overwritten by the record
         self._write(_dumps(line) + "\n")
 
     def _write(self, text: str) -> None:

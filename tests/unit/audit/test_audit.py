@@ -290,3 +290,41 @@ def test_lines_beyond_the_pending_bound_are_dropped_and_counted() -> None:
     logger.flush()
     lines = stream.getvalue().splitlines()
     assert len(lines) == MAX_PENDING and json.loads(lines[0])["n"] == 5  # the oldest went first
+
+
+def test_audit_line_is_byte_exact() -> None:
+    """The whole line, key order included: the log line of an AssumeRoleWithWebIdentity."""
+    buf = io.StringIO()
+    AuditLog(JsonLogger(buf, FixedClock(1893456000.25))).write(AuditEvent(
+        event_time=1893456000.5, event_source="sts.amazonaws.com", event_name="AssumeRoleWithWebIdentity",
+        request_id="req-1", outcome="success", source_ip="127.0.0.1",
+        user_identity={"type": "WebIdentityUser", "userName": "sub"},
+        request_parameters={"RoleArn": "arn:aws:iam::000000000000:role/r", "WebIdentityToken": JWT},
+        response_elements={"credentials": _creds(), "assumed_role_user": {"arn": "a"}, "packed_policy_size": None}))
+    assert buf.getvalue() == (
+        '{"ts":"2030-01-01T00:00:00.250Z","level":"info","event":"audit","request_id":"req-1",'
+        '"eventVersion":"1.08","eventTime":"2030-01-01T00:00:00Z","eventSource":"sts.amazonaws.com",'
+        '"eventName":"AssumeRoleWithWebIdentity","awsRegion":null,"sourceIPAddress":"127.0.0.1","userAgent":null,'
+        '"userIdentity":{"type":"WebIdentityUser","userName":"sub"},"requestID":"req-1","outcome":"success",'
+        '"requestParameters":{"RoleArn":"arn:aws:iam::000000000000:role/r","WebIdentityToken":"' + REDACTED + '"},'
+        '"responseElements":{"credentials":{"accessKeyId":"ASIAEXAMPLE000000001"},"assumed_role_user":{"arn":"a"},'
+        '"packed_policy_size":null}}\n')
+
+
+def test_emitted_record_cannot_overwrite_the_line_keys() -> None:
+    buf = io.StringIO()
+    JsonLogger(buf, FixedClock(0)).emit("info", "audit", {"a": 1, "ts": "spoofed", "event": "x", "b": 2},
+                                        request_id="r")
+    assert buf.getvalue() == ('{"ts":"1970-01-01T00:00:00.000Z","level":"info","event":"audit","request_id":"r",'
+                              '"a":1,"b":2}\n')
+
+
+def test_scrub_keeps_at_most_max_items_and_reads_every_record_field() -> None:
+    from app.audit.events import _MAX_ITEMS
+    from app.core.records import Tag
+
+    big = {f"k{i}": i for i in range(_MAX_ITEMS + 5)}
+    assert scrub(big) == {f"k{i}": i for i in range(_MAX_ITEMS)}
+    assert scrub(_creds()) == {"access_key_id": "ASIAEXAMPLE000000001", "secret_access_key": REDACTED,
+                               "session_token": REDACTED, "expiration": 1900000000.0}
+    assert scrub([Tag("k", "v")]) == [{"key": "k", "value": "v"}]
