@@ -124,8 +124,10 @@ def identity_from_claims(claims: Mapping[str, Any], trust: OidcTrust, now: float
         raise OidcRejected("oidc_iat_future")
     audiences = _audiences(claims)
     azp = _string(claims, "azp", required=False)
-    audience = next((a for a in audiences if a in trust.client_ids), None)
-    if audience is None:
+    for audience in audiences:
+        if audience in trust.client_ids:
+            break
+    else:
         if azp is None or azp not in trust.client_ids:
             raise OidcRejected("oidc_aud_mismatch")
         audience = azp
