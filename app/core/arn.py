@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 PARTITION = "aws"
 
@@ -95,8 +96,11 @@ def federated_user(account: str, name: str) -> str:
     return f"arn:{PARTITION}:sts::{account}:federated-user/{name}"
 
 
+@lru_cache(maxsize=4096)
 def parse_role_arn(text: str) -> tuple[str, str, str] | None:
-    """`arn:aws:iam::ACCT:role/path/Name` -> (account, path, name), else None."""
+    """`arn:aws:iam::ACCT:role/path/Name` -> (account, path, name), else None. Memoised (a
+    pure function of the text; every AssumeRole* parses its RoleArn, and a deployment names few
+    roles): a dict lookup instead of building and splitting an Arn."""
     a = parse(text)
     if a is None or a.service != "iam" or a.region or not a.resource.startswith("role/"):
         return None
