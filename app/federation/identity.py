@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.core.records import quick_init
 
+
+@quick_init  # built on every federated sign-in
 @dataclass(frozen=True, slots=True)
 class FederatedIdentity:
     """A verified SAML assertion or OIDC token.

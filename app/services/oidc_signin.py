@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from app.audit.events import web_identity_user
 from app.core.clock import Clock
 from app.core.errors import InvalidIdentityToken
-from app.core.records import OidcProviderRecord
+from app.core.records import OidcProviderRecord, quick_init
 from app.federation.identity import FederatedIdentity
 from app.federation.oidc.rejected import NO_PROVIDER, printable
 from app.federation.oidc.validate import (KeySet, OidcRejected, OidcTrust, TokenHeader, peek,
@@ -75,6 +75,7 @@ def _scheme_allowed(scheme: str, rest: str) -> bool:
     return scheme == "http" and is_loopback(host)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OidcSignIn:
     """A verified web identity token of a known provider, ready to become a role session."""

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from app.core.records import quick_init
 from app.federation.oidc.jsonobject import JsonRejected, parse_object
 from app.federation.oidc.rejected import OidcRejected
 
@@ -53,6 +54,7 @@ class ParsedToken(NamedTuple):
         return f"ParsedToken(alg={self.alg!r})"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TokenHeader:
     """What a token claims about itself before verification: for provider lookup and key
