@@ -94,13 +94,14 @@ class OidcKeys:
         self._max_parsed = max_parsed
         self._held: dict[str, _Held] = {}
         self._parsed: OrderedDict[str, KeySet] = OrderedDict()
+        self._shared_keys: dict[tuple[str, tuple[str, ...]], str] = {}
         self._inflight: dict[str, asyncio.Future[_Held | None]] = {}
 
     async def keys_for(self, provider: OidcProviderRecord, kid: str | None) -> KeySet:
         """The provider's current key set, refreshed (at the bounded rate) when it is missing,
         expired or lacks `kid` (a token without `kid`: the set must hold exactly one key). The
         set returned may still lack `kid`: validation then refuses the token (`UnknownKid`)."""
-        key = self._cache.key(provider.url, provider.thumbprints)
+        key = self._shared_key(provider)
         now = self._clock.time()
         held = self._held.get(key)
         if held is not None and now < held.fresh_until and held.keys.select(kid) is not None:
@@ -117,6 +118,17 @@ class OidcKeys:
             return refreshed.keys
         assert held is not None  # _refresh raises when there is nothing to fall back on
         return held.keys
+
+    def _shared_key(self, provider: OidcProviderRecord) -> str:
+        """The provider's key set entry in Redis (a SHA-256 of its URL and thumbprints: 1.2 µs),
+        worked out once per provider and kept while the process holds few enough providers."""
+        ident = (provider.url, provider.thumbprints)
+        key = self._shared_keys.get(ident)
+        if key is None:
+            if len(self._shared_keys) >= self._max_parsed:
+                self._shared_keys.clear()
+            key = self._shared_keys[ident] = self._cache.key(provider.url, provider.thumbprints)
+        return key
 
     # ---- the process's parsed copies ----
     def _hold(self, key: str, entry: CachedJwks, keys: KeySet | None = None) -> _Held:

@@ -9,7 +9,7 @@ import collections
 import json
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -303,6 +303,26 @@ async def test_thumbprints_change_the_cache_entry(idp: FakeIdp, workers: list[Oi
     await workers[0].keys_for(provider(), None)
     await workers[0].keys_for(provider(thumbprints=("a" * 40,)), None)  # a new pin: fetched again under it
     assert idp.jwks_fetches == 2
+
+
+async def test_the_shared_entry_key_is_worked_out_once_per_provider(idp: FakeIdp, hot: MultiplexedRedis,
+                                                                    clock: FixedClock) -> None:
+    made: list[tuple[str, tuple[str, ...]]] = []
+
+    class KeyCounting(JwksCache):
+        @staticmethod
+        def key(issuer_url: str, thumbprints: Sequence[str]) -> str:
+            made.append((issuer_url, tuple(thumbprints)))
+            return JwksCache.key(issuer_url, thumbprints)
+
+    keys = OidcKeys(KeyCounting(hot), HttpFetcher(httpx.AsyncClient(transport=httpx.MockTransport(idp))),
+                    clock=clock, max_parsed=1)
+    for _ in range(3):
+        await keys.keys_for(provider(), "demo-rsa-a")
+    assert made == [(ISSUER, ())]
+    await keys.keys_for(provider(thumbprints=("a" * 40,)), "demo-rsa-a")  # another entry (bound 1: the memo restarts)
+    await keys.keys_for(provider(thumbprints=("a" * 40,)), "demo-rsa-a")
+    assert made == [(ISSUER, ()), (ISSUER, ("a" * 40,))]
 
 
 def test_hosts_aws_verifies_by_ca_only_ignore_thumbprints() -> None:
