@@ -32,9 +32,14 @@ def fingerprint(secret: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:8]
 
 
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))  # the tails of timestamps, formatted once
+
+
 def _timestamp(t: float) -> str:
+    """`2030-01-01T00:00:00.250Z`: milliseconds truncated."""
     whole = int(t)
-    return f"{format_second(whole)}.{int((t - whole) * 1000):03d}Z"
+    ms = int((t - whole) * 1000)
+    return format_second(whole) + (_MILLIS[ms] if 0 <= ms < 1000 else f".{ms:03d}Z")
 
 
 def _chunk_ends(lines: list[str]) -> Iterator[int]:

@@ -328,3 +328,12 @@ def test_scrub_keeps_at_most_max_items_and_reads_every_record_field() -> None:
     assert scrub(_creds()) == {"access_key_id": "ASIAEXAMPLE000000001", "secret_access_key": REDACTED,
                                "session_token": REDACTED, "expiration": 1900000000.0}
     assert scrub([Tag("k", "v")]) == [{"key": "k", "value": "v"}]
+
+
+@given(st.floats(min_value=0, max_value=2**33, allow_nan=False))
+def test_timestamp_is_the_second_and_its_truncated_milliseconds(t: float) -> None:
+    from app.audit.log import _timestamp
+    from app.core.clock import format_second
+
+    whole = int(t)
+    assert _timestamp(t) == f"{format_second(whole)}.{int((t - whole) * 1000):03d}Z"
