@@ -31,6 +31,7 @@ from app.store.oidc_jwks import JwksCache
 from app.store.secretbox import SecretBox
 from app.store.sso_state import OidcClient, SsoState
 from tests.redis_cluster import RedisCluster
+from tests.unit.store.test_multiplex import counting_writes
 
 ACCOUNT = "123456789012"
 # access advisor's records: spread over the cluster on purpose, each read or written alone (a
@@ -214,18 +215,9 @@ async def test_one_loop_iteration_goes_out_in_one_write_per_node(client: StoreCl
     try:
         await hot.get("warm-up")  # the slot map and a connection per primary
         await asyncio.gather(*(hot.get(f"k{i}") for i in range(30)))  # every node's connection open
-        writes: list[int] = []
-        for mux in hot._nodes.values():
-            conn = mux._conn
-            original = conn.send_packed_command
-
-            async def counted(command, check_health=True, _original=original):  # type: ignore[no-untyped-def]
-                writes.append(1)
-                return await _original(command, check_health)
-
-            conn.send_packed_command = counted
+        writes = [counting_writes(mux) for mux in hot._nodes.values()]
         assert await asyncio.gather(*(hot.get(f"k{i}") for i in range(60))) == [None] * 60
-        assert len(writes) == len(hot._nodes) == 3
+        assert [len(node) for node in writes] == [1, 1, 1]
     finally:
         await hot.aclose()
 

@@ -15,12 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff, NoBackoff
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import AuthenticationError, BusyLoadingError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.maint_notifications import MaintNotificationsConfig
 
-from app.store.connection import went_away
-from app.store.multiplex import MultiplexedRedis
+from app.store.connection import recovering, went_away
+from app.store.multiplex import MultiplexedRedis, pack
+from app.store.sentinel import _SentinelConnection, _SentinelSslConnection
 from tests.redis_target import redis_url
 from tests.unit.store.faulty_proxy import FaultyProxy
 
@@ -81,20 +84,26 @@ async def test_values_round_trip_unchanged(pair):
     assert await hot.mget(*(f"v{i}" for i in range(len(values)))) == values
 
 
+def counting_writes(hot: MultiplexedRedis) -> list[object]:
+    """The writes to the socket of `hot`'s (open) connection from now on, as they are made:
+    redis-py's (`writelines`) and the multiplexer's own (`write`)."""
+    writer, writes = hot._conn._writer, []
+    for name in ("write", "writelines"):
+        real = getattr(writer, name)
+        setattr(writer, name, lambda data, real=real: (writes.append(data), real(data))[1])
+    return writes
+
+
 async def test_commands_of_one_iteration_share_one_write(redis):
     hot = MultiplexedRedis.of(redis)
-    writes = []
-    real_send = hot._conn.send_packed_command
-
-    async def counting(command, check_health=True):
-        writes.append(len(command))
-        return await real_send(command, check_health=check_health)
-
-    hot._conn.send_packed_command = counting
     await hot.get("connect")  # the handshake's own writes
-    writes.clear()
-    await asyncio.gather(*(hot.get(f"k{i}") for i in range(50)))
+    writes = counting_writes(hot)
+    await asyncio.gather(*(hot.get(f"k{i}") for i in range(50)))  # on an idle connection
     assert len(writes) == 1
+    blocked = hot.submit(("BLPOP", "no-list", "0.2"))  # the reader waits for its reply meanwhile
+    await asyncio.sleep(0.05)
+    await asyncio.gather(*(hot.get(f"k{i}") for i in range(50)), blocked)  # on a connection in use
+    assert len(writes) == 3
     await hot.aclose()
 
 
@@ -301,3 +310,87 @@ async def test_an_unreachable_server_fails_at_once_not_after_redis_py_retries() 
         await asyncio.wait_for(hot.get("a"), 2)
     await hot.aclose()
     await dead.aclose()
+
+
+# ---- the short cuts past redis-py's per-command calls: the same bytes, answers and failures ----
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["GET", "SET", "MGET", "CONFIG GET", "client  list", "ÉCHO"]),
+                          st.lists(st.one_of(st.text(), st.binary(), st.integers(-2**70, 2**70)), max_size=5)),
+                min_size=1, max_size=6),
+       st.sampled_from([("utf-8", "strict"), ("latin-1", "replace"), ("utf-16", "strict")]))
+def test_pack_writes_the_bytes_redis_py_writes(commands, encoding):
+    conn = aioredis.Redis(encoding=encoding[0], encoding_errors=encoding[1]).connection_pool.make_connection()
+    listed = [(name, *args) for name, args in commands]
+    try:
+        expected = b"".join(conn.pack_commands(listed))
+    except UnicodeError:
+        assert pack(listed, *encoding) is None  # redis-py's own packing raises its error
+    else:
+        assert pack(listed, *encoding) == expected
+
+
+@pytest.mark.parametrize("arg", [1.5, True, memoryview(b"m"), None, ["a"], "\ud800"])
+def test_pack_leaves_what_it_does_not_know_to_redis_py(arg):
+    assert pack([("GET", "k"), ("SET", "k", arg)], "utf-8", "strict") is None
+    assert pack([(b"GET", "k")], "utf-8", "strict") is None and pack([()], "utf-8", "strict") is None
+
+
+def test_the_short_cuts_are_taken_only_on_redis_py_s_own_calls():
+    """The store's connections (single server, cluster nodes: app.store.connection) take them;
+    Sentinel's connections (which look for a new primary as they send, and turn READONLY into a
+    failover as they read) write and read through redis-py, fakeredis' connections too."""
+
+    class Pool:
+        pass
+
+    for kind in (Connection, SSLConnection, UnixDomainSocketConnection, recovering(Connection),
+                 recovering(SSLConnection), recovering(UnixDomainSocketConnection)):
+        hot = MultiplexedRedis(kind())
+        assert (hot._packs, hot._writes, hot._drains) == (True, True, True), kind
+    for kind in (recovering(_SentinelConnection), recovering(_SentinelSslConnection)):
+        hot = MultiplexedRedis(kind(connection_pool=Pool()))
+        assert (hot._packs, hot._writes, hot._drains) == (True, False, False), kind
+    fake = MultiplexedRedis(fakeredis.FakeAsyncRedis().connection_pool.make_connection())
+    assert fake._drains is False
+
+
+async def _scripted_server(*replies: bytes) -> tuple[asyncio.AbstractServer, int]:
+    """A TCP server that answers each read with the next of `replies`, then stays silent."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for reply in replies:
+            await reader.read(1024)
+            writer.write(reply)
+            await writer.drain()
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _three_gets(protocol: int, *replies: bytes) -> list[object]:
+    server, port = await _scripted_server(*replies)
+    hot = MultiplexedRedis.on(Connection(  # its handshake: HELLO 3 under RESP3, nothing under RESP2
+        host="127.0.0.1", port=port, socket_timeout=0.5, decode_responses=True, protocol=protocol,
+        driver_info=None, maint_notifications_config=MaintNotificationsConfig(enabled=False)))
+    try:
+        return await asyncio.wait_for(asyncio.gather(hot.get("a"), hot.get("b"), hot.get("c"),
+                                                     return_exceptions=True), 5)
+    finally:
+        await hot.aclose()
+        server.close()
+
+
+async def test_a_failure_reply_among_buffered_ones_fails_every_command_from_it():
+    """LOADING is a ConnectionError for redis-py: the connection is dropped and what is in
+    flight fails, whether the reply is read from the socket or found in the parser's buffer."""
+    results = await _three_gets(2, b"$1\r\nx\r\n-LOADING Redis is loading\r\n$1\r\ny\r\n")
+    assert results[0] == "x"
+    assert all(isinstance(r, BusyLoadingError) for r in results[1:]), results
+
+
+async def test_a_push_among_buffered_replies_is_not_taken_for_a_reply():
+    hello = b"%1\r\n$5\r\nproto\r\n:3\r\n"
+    results = await _three_gets(3, hello, b"$1\r\nx\r\n>2\r\n$7\r\nmessage\r\n$1\r\nz\r\n$1\r\ny\r\n_\r\n")
+    assert results == ["x", "y", None]
