@@ -105,15 +105,15 @@ class OidcSignIn:
                      policy_arns: Sequence[str]) -> RoleSessionRequest:
         a = self.identity.attributes
         tags, transitive = claims.session_tags(a)
-        provider = self.record.arn
+        provider, prefix = self.record.arn, self.prefix
         return RoleSessionRequest(
             role_arn=role_arn, session_name=self.session_name, action=ACTION, duration_seconds=duration_seconds,
             policy=policy, policy_arns=tuple(policy_arns), tags=tags, transitive_tag_keys=transitive,
             source_identity=claims.source_identity(a),
             principal=Principal(PrincipalType.FEDERATED, provider, self.account),
             federated_provider=provider,
-            federation_context=claims.session_keys(self.prefix, self.identity),
-            extra_context=(("aws:FederatedProvider", provider), *claims.trust_keys(self.prefix, self.identity)),
+            federation_context=claims.session_keys(prefix, self.identity),
+            extra_context=(("aws:FederatedProvider", provider), *claims.trust_keys(prefix, self.identity)),
             redeem=self.redeem)
 
     def response(self) -> dict[str, Any]:
