@@ -39,7 +39,8 @@ _KEY_CLASSES: dict[str, int] = {}  # key -> _key_class(key), remembered (all for
 
 
 def _key_class(key: str) -> int:
-    """0: an ordinary key; 1: a secret-bearing key; 2: a credentials structure."""
+    """0: an ordinary key; 1: a secret-bearing key; 2: a credentials structure (remembered in
+    _KEY_CLASSES, where `_scrub_items` looks first)."""
     n = key.lower().replace("_", "").replace("-", "")
     cls = 1 if n in _SECRET_KEYS else 2 if n in _CREDENTIAL_KEYS else 0
     if len(_KEY_CLASSES) >= 4096:

@@ -17,7 +17,7 @@ Choices where AWS is silent or unobservable here:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from app.core import arn as arns
@@ -167,11 +167,11 @@ class StsService:
         mfa = await self._verify_mfa(caller, serial_number, token_code)
         now = float(int(self._clock.time()))
         principal_id = caller.account if caller.is_root else caller.user_id
-        credentials, _ = await self._mint(
-            kind="root-session" if caller.is_root else "user-session", account=caller.account, arn=caller.arn,
-            user_id=caller.user_id, principal_arn=caller.principal_arn,
+        credentials, _ = await self._mint(lambda akid, secret: Session(
+            akid, secret, kind="root-session" if caller.is_root else "user-session", account=caller.account,
+            arn=caller.arn, user_id=caller.user_id, principal_arn=caller.principal_arn,
             principal_id=principal_id, principal_name=caller.name or "", issued_at=now, expires_at=now + duration,
-            mfa_authenticated=mfa, mfa_authenticated_at=now if mfa else None)
+            mfa_authenticated=mfa, mfa_authenticated_at=now if mfa else None))
         return {"credentials": credentials}
 
     async def get_federation_token(self, call: Call, *, name: str, policy: str | None = None,
@@ -194,11 +194,12 @@ class StsService:
         await self._check_session_policies(policy, session_arns)
         packed = self._packed(policy, session_arns, session_tags, ())
         now = float(int(self._clock.time()))
-        credentials, session = await self._mint(
-            kind="federated-user", account=self._account, arn=federated_arn, user_id=f"{self._account}:{name}",
-            principal_arn=caller.principal_arn, principal_id=caller.account if caller.is_root else caller.user_id,
-            principal_name=caller.name or "", issued_at=now, expires_at=now + duration, session_name=name,
-            session_policy=policy, session_policy_arns=session_arns, tags=session_tags)
+        credentials, session = await self._mint(lambda akid, secret: Session(
+            akid, secret, kind="federated-user", account=self._account, arn=federated_arn,
+            user_id=f"{self._account}:{name}", principal_arn=caller.principal_arn,
+            principal_id=caller.account if caller.is_root else caller.user_id, principal_name=caller.name or "",
+            issued_at=now, expires_at=now + duration, session_name=name, session_policy=policy,
+            session_policy_arns=session_arns, tags=session_tags))
         return {"credentials": credentials, "federated_user": FederatedUser(session.user_id, session.arn),
                 "packed_policy_size": packed}
 
@@ -267,15 +268,15 @@ class StsService:
             await req.redeem()
         used = self._usage.note(role, call.meta.region) if self._usage is not None else None
         try:  # the last-used write, if due, leaves with the session's
-            credentials, session = await self._mint(
-                kind="assumed-role", account=self._account,
+            credentials, session = await self._mint(lambda akid, secret: Session(
+                akid, secret, kind="assumed-role", account=self._account,
                 arn=arns.assumed_role(self._account, role.role_name, req.session_name),
                 user_id=f"{role.role_id}:{req.session_name}", principal_arn=role.arn, principal_id=role.role_id,
                 principal_name=role.role_name, issued_at=now, expires_at=expires, session_name=req.session_name,
                 session_policy=req.policy, session_policy_arns=req.policy_arns, tags=tags,
                 transitive_tag_keys=transitive, source_identity=source_identity, mfa_authenticated=mfa,
                 mfa_authenticated_at=mfa_at if mfa else None, chained=chained,
-                federated_provider=req.federated_provider, federation_context=req.federation_context)
+                federated_provider=req.federated_provider, federation_context=req.federation_context))
         finally:
             if used is not None:
                 await used
@@ -373,11 +374,14 @@ class StsService:
         await self._mfa.check(caller, serial_number, token_code)
         return True
 
-    async def _mint(self, **fields: Any) -> tuple[Credentials, Session]:
-        """A session of `fields` with fresh key material (access key id, secret and the token's
-        nonce from one draw of random bytes): stored (raises if Redis fails), then handed out."""
+    async def _mint(self, session_of: Callable[[str, str], Session]) -> tuple[Credentials, Session]:
+        """The session `session_of(access_key_id, secret_access_key)` builds, with fresh key
+        material (access key id, secret and the token's nonce from one draw of random bytes):
+        stored (raises if Redis fails), then handed out. (A builder rather than the fields as
+        keyword arguments: gathering 21 of them into `**fields` and spreading them again cost
+        ~1.3 µs a session.)"""
         akid, secret, nonce = ids.access_key_pair(ids.TEMPORARY_KEY, self._rng, extra=NONCE_BYTES)
-        session = Session(access_key_id=akid, secret_access_key=secret, **fields)
+        session = session_of(akid, secret)
         token = self._tokens.issue(akid, session.expires_at, nonce)
         await self._sessions.put(session, self._tokens.digest(token))
         return Credentials(akid, session.secret_access_key, token, session.expires_at), session
