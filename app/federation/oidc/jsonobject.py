@@ -14,9 +14,9 @@ distinct strings are written distinctly), no `NaN`, no whitespace, no escape tha
 lone surrogate (orjson refuses those), no integer beyond 64 bits; and Python's parser reads it back
 to the same value, types included (orjson writes every float with a `.` or an exponent, in the
 shortest form that reads back exactly). Any other text (spaces, `\\/`, `\\u00e9`, `1E5`, a
-duplicate) goes to the strict parser, which decides alone. Either way the depth and surrogate
-checks below run on the result; tests/unit/federation/test_oidc_jsonobject.py holds the two
-readings equal on generated texts.
+duplicate) goes to the strict parser, which decides alone. Either way the depth check runs on
+the result (the surrogate check only on the strict parser's: orjson refuses lone surrogates);
+tests/unit/federation/test_oidc_jsonobject.py holds the two readings equal on generated texts.
 """
 from __future__ import annotations
 
@@ -120,15 +120,17 @@ def parse_object(data: bytes | str, *, max_depth: int = 20) -> dict[str, Any]:
         except UnicodeError:  # text holding a lone surrogate
             raise JsonRejected("encoding") from None
     value = _canonical(data)
+    # A lone surrogate (which UTF-8 text cannot carry) can only come from a `\\u` escape, and
+    # never from orjson (it refuses one in reading and in writing).
+    escaped = False
     if value is None:
         value = _strict(data)
+        escaped = b"\\u" in data
     if not isinstance(value, dict):
         raise JsonRejected("not_object")
-    # Cheap bounds first: fewer containers than the limit cannot nest deeper than it, and a lone
-    # surrogate (which UTF-8 text cannot carry) can only come from a `\\u` escape. (Counted in
-    # the UTF-8 bytes: no byte of a multi-byte character is ASCII.)
+    # A cheap bound first: fewer containers than the limit cannot nest deeper than it (counted in
+    # the UTF-8 bytes: no byte of a multi-byte character is ASCII).
     deep = data.count(b"{") + data.count(b"[") > max_depth
-    escaped = b"\\u" in data
     if deep or escaped:
         problem = _check(value, max_depth, escaped)
         if problem:
