@@ -97,7 +97,8 @@ class SessionStore:
         if not ok:  # an access key id collision: astronomically unlikely, never overwrite
             raise InternalFailure("could not store the session", reason="session_key_collision")
 
-    def encode(self, s: Session, token_digest: str) -> str:
+    def encode(self, s: Session, token_digest: str) -> bytes:
+        """The record's JSON, as the UTF-8 bytes Redis stores (no str made to be encoded again)."""
         kind = _KINDS.get(s.kind, s.kind)
         rec: dict[str, Any] = {
             "k": kind,
@@ -139,7 +140,7 @@ class SessionStore:
             rec["fp"] = s.federated_provider
         if s.federation_context:
             rec["fc"] = [[k, v] for k, v in s.federation_context]
-        return orjson.dumps(rec).decode()
+        return orjson.dumps(rec)
 
     # ---- read ----
     async def get(self, access_key_id: str) -> tuple[Session, str] | None:
