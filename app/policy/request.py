@@ -5,6 +5,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from app.core.records import quick_init
 from app.policy.document import PolicyKind
 
 
@@ -23,6 +24,7 @@ IAM_TYPES = frozenset({PrincipalType.ROOT, PrincipalType.USER, PrincipalType.ROL
 SESSION_TYPES = frozenset({PrincipalType.ROLE_SESSION, PrincipalType.FEDERATED_USER})
 
 
+@quick_init  # built on every request (app.core.records.quick_init)
 @dataclass(frozen=True, slots=True)
 class Principal:
     type: PrincipalType
@@ -53,6 +55,7 @@ class Principal:
         return None
 
 
+@quick_init  # built on every request (app.core.records.quick_init)
 @dataclass(frozen=True, slots=True)
 class Request:
     principal: Principal
@@ -84,6 +87,7 @@ EXPLICIT_DENY = "ExplicitDeny"
 IMPLICIT_DENY = "ImplicitDeny"
 
 
+@quick_init  # built on every request (app.core.records.quick_init)
 @dataclass(frozen=True, slots=True)
 class Decision:
     effect: str  # "Allow" | "ExplicitDeny" | "ImplicitDeny"

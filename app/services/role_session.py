@@ -17,12 +17,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.core.errors import ValidationError
-from app.core.records import AssumedRoleUser, Credentials, Session, Tag
+from app.core.records import AssumedRoleUser, Credentials, Session, Tag, quick_init
 from app.policy import Principal
 
 PACKED_BUDGET = 2048
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RoleSessionRequest:
     """Everything one role session is minted from. `principal` is set for AssumeRoleWith*
@@ -52,6 +53,7 @@ class RoleSessionRequest:
     redeem: Callable[[], Awaitable[None]] | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class IssuedRoleSession:
     credentials: Credentials
