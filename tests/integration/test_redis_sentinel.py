@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,19 +78,25 @@ class Load:
     phase: str = "before"
     stop: threading.Event = field(default_factory=threading.Event)
     errors: list[str] = field(default_factory=list)
+    # when (time.monotonic()) each session was issued whose own first use found it unknown
+    unknown_sessions: list[float] = field(default_factory=list)
 
     def run(self, max_calls: int = 3000) -> None:
         for _ in range(max_calls):
             if self.stop.is_set():
                 return
+            issued_at = None
             try:
                 creds = self.actors.assume()
+                issued_at = time.monotonic()
                 self.statuses[200] += 1
                 self.issued.append((self.phase, creds))
                 args = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
                 once(self.server, "sts", *args).get_caller_identity()
                 self.statuses[200] += 1
             except ClientError as exc:
+                if issued_at is not None and exc.response["Error"].get("Code") == "InvalidClientTokenId":
+                    self.unknown_sessions.append(issued_at)
                 self.statuses[exc.response["ResponseMetadata"]["HTTPStatusCode"]] += 1
                 self.errors.append(str(exc.response["Error"].get("Code")))
             except BotoCoreError as exc:  # no HTTP answer at all
@@ -170,12 +177,22 @@ def test_a_demoted_primary_is_left_for_the_new_one(sentinel_env):
     load = Load(srv, actors)
     switched: dict[str, int] = {}
 
+    switched_at: list[float] = []
+
     def demote() -> None:
         switched["old"] = rs.failover()
         switched["new"] = rs.wait_failover(switched["old"])
+        switched_at.append(time.monotonic())
 
     run_through(load, demote)
-    assert set(load.statuses) <= {200, 503}, (load.statuses, load.errors[:20])
+    # Without TESSERA_REDIS_WAIT_REPLICAS a demotion loses what the old primary took after the
+    # replica was promoted (README: durability): a session issued then, on the old primary, is
+    # unknown once Tessera reads from the new one. Tessera checks for a new primary every 0.25 s:
+    # sessions issued a second after the sentinels named it are not lost.
+    lost = load.unknown_sessions
+    assert all(at <= switched_at[0] + 1.0 for at in lost), [round(at - switched_at[0], 3) for at in lost]
+    statuses = load.statuses - Counter({403: len(lost)})
+    assert set(statuses) <= {200, 503}, (load.statuses, load.errors[:20])
     assert load.successes_since("after") >= 20, load.statuses
     new_primary = rs.data_client(switched["new"])
     iam = once(srv, "iam", ROOT_AKID, ROOT_SECRET)
@@ -194,7 +211,7 @@ def test_a_demoted_primary_is_left_for_the_new_one(sentinel_env):
     assert all(landed.values()), f"Tessera kept writing to the demoted primary: {landed}"
     # ...before the sentinels told the old primary (still taking writes) that it is a replica
     assert rs.role(switched["old"]) == "master"
-    assert set(load.errors) <= {"ServiceUnavailable"}, load.errors[:20]
+    assert set(load.errors) - {"InvalidClientTokenId"} <= {"ServiceUnavailable"}, load.errors[:20]
     assert srv.proc.poll() is None
     # what is issued from now on is on the new primary and works
     fresh = make_actors(srv)
