@@ -25,6 +25,7 @@ from app.store.connection import recovering, went_away
 from app.store.multiplex import MultiplexedRedis, pack
 from app.store.sentinel import _SentinelConnection, _SentinelSslConnection
 from tests.redis_target import redis_url
+from tests.unit.store.socket_writes import counting_writes
 from tests.unit.store.faulty_proxy import FaultyProxy
 
 URL = redis_url(9)
@@ -82,16 +83,6 @@ async def test_values_round_trip_unchanged(pair):
     values = ["", "ünïcödé ✓", "a\r\nb", "$3\r\nfoo", "x" * 100_000, "0", "-1"]
     await asyncio.gather(*(hot.set(f"v{i}", v) for i, v in enumerate(values)))
     assert await hot.mget(*(f"v{i}" for i in range(len(values)))) == values
-
-
-def counting_writes(hot: MultiplexedRedis) -> list[object]:
-    """The writes to the socket of `hot`'s (open) connection from now on, as they are made:
-    redis-py's (`writelines`) and the multiplexer's own (`write`)."""
-    writer, writes = hot._conn._writer, []
-    for name in ("write", "writelines"):
-        real = getattr(writer, name)
-        setattr(writer, name, lambda data, real=real: (writes.append(data), real(data))[1])
-    return writes
 
 
 async def test_commands_of_one_iteration_share_one_write(redis):

@@ -10,6 +10,7 @@ from app.store.keys import Keys
 from app.store.multiplex import MultiplexedRedis
 from app.store.role_usage import MAX_REGION, RoleUsageStore, decode, encode
 from tests.redis_target import redis_url
+from tests.unit.store.socket_writes import counting_writes
 
 URL = redis_url(9)
 ACCT = "123456789012"
@@ -42,16 +43,8 @@ def test_encode_round_trips_and_bounds_the_region() -> None:
 
 async def test_the_write_leaves_in_the_same_socket_write_as_the_session(redis) -> None:
     hot = MultiplexedRedis.of(redis)
-    writes: list[bytes] = []
-    real_send = hot._conn.send_packed_command
-
-    async def counting(command, check_health=True):  # type: ignore[no-untyped-def]
-        writes.append(command)
-        return await real_send(command, check_health=check_health)
-
-    hot._conn.send_packed_command = counting
     await hot.get("connect")  # the handshake's own writes
-    writes.clear()
+    writes = counting_writes(hot)
     used = RoleUsageStore(hot, Keys(ACCT)).record("Deploy", ROLE_ID, "eu-west-1", 1700000000.0)
     session = hot.set(Keys.session("ASIAEXAMPLE"), "record", nx=True, px=60_000)  # SessionStore.put's SET
     assert await asyncio.gather(used, session) == [True, True]
