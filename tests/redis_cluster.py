@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from tests.redis_processes import RedisProcesses
+from tests.redis_processes import RedisProcesses, replicates_writes
 
 NODES = 6
 BUS_OFFSET = 10000
@@ -196,6 +196,8 @@ class RedisCluster(RedisProcesses):
                 info = _client(port).info("replication")
                 if info.get("role") == "slave" and info.get("master_link_status") != "up":
                     return False
+                if info.get("role") == "master" and not replicates_writes(port, self._key_on(port)):
+                    return False
                 # every node's view agrees: three primaries serving slots, the rest their replicas
                 view = [n for n in self.nodes(port) if n["failed"] == "no"]
                 if sum(1 for n in view if n["role"] == "master" and n["slots"]) != 3:
@@ -204,6 +206,10 @@ class RedisCluster(RedisProcesses):
                     return False
             return True
         self._wait(healthy, timeout, "the cluster to be healthy")
+
+    def _key_on(self, primary: int) -> str:
+        """A key of a slot the primary on `primary` serves (a probe for `replicates_writes`)."""
+        return next(k for k in (f"harness:probe-{i}" for i in range(10_000)) if self.primary_for(k) == primary)
 
     def _ok_everywhere(self) -> bool:
         for port in self.alive:

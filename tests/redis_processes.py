@@ -16,6 +16,23 @@ import shutil
 import subprocess
 from typing import Self
 
+import redis
+
+
+def replicates_writes(port: int, key: str, replicas: int = 1) -> bool:
+    """Whether a write of `key` to the primary on `port` reaches `replicas` replicas within
+    100 ms (WAIT). A replica's link is up before it gets writes: after a diskless sync the
+    primary streams to it from its first REPLCONF ACK only, up to a second later, and until then
+    a WAIT (TESSERA_REDIS_WAIT_REPLICAS) gets no acknowledgement from it. The key expires in 1 s."""
+    client = redis.Redis(port=port, single_connection_client=True, socket_timeout=5)
+    try:
+        client.set(key, "1", px=1000)
+        return int(client.execute_command("WAIT", replicas, 100)) >= replicas
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
 
 class RedisProcesses:
     """A mixin for a harness (a dataclass) that has `procs` (port: redis-server process) and

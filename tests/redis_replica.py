@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import redis
 
+from tests.redis_processes import replicates_writes
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -45,7 +47,8 @@ def primary_with_replica(*, timeout: float = 20.0) -> Iterator[Pair]:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if redis.Redis(port=ports[1]).info("replication").get("master_link_status") == "up":
+                if (redis.Redis(port=ports[1]).info("replication").get("master_link_status") == "up"
+                        and replicates_writes(ports[0], "harness:probe")):
                     break
             except redis.RedisError:
                 pass

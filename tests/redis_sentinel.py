@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from tests.redis_processes import RedisProcesses
+from tests.redis_processes import RedisProcesses, replicates_writes
 
 SERVICE = "tessera"
 
@@ -188,7 +188,7 @@ class RedisSentinel(RedisProcesses):
             info = _client(port).info("replication")
             if info.get("master_link_status") != "up":
                 return False
-        return True
+        return replicates_writes(self.data_ports[0], "harness:probe", len(self.data_ports) - 1)
 
     def _sentinel_ready(self, port: int, replicas: int) -> bool:
         try:
