@@ -309,16 +309,22 @@ def test_a_job_is_only_for_its_generator_and_generating_needs_permission(server:
     assert aws_error(exc)[0] == "AccessDenied"
 
 
-def test_deleting_an_entity_drops_its_records(server: Server, root_iam: Any, make_user: Any) -> None:
-    user = make_user(allow("sts:GetCallerIdentity"))
-    user_id = root_iam.get_user(UserName=user.name)["User"]["UserId"]
-    user.client(server, "sts").get_caller_identity()
+def noted_gci(key: str) -> tuple[Any, str]:
+    """(a Redis client, `key`) once the access-advisor record `key` holds sts:GetCallerIdentity
+    (written in the background: waited for, up to 5 s)."""
     r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    key = f"lastacc:{ACCOUNT}:{user_id}"
     deadline = time.time() + 5
     while not r.exists(key) and time.time() < deadline:
         time.sleep(0.05)
     assert r.hget(key, "sts:GetCallerIdentity") is not None
+    return r, key
+
+
+def test_deleting_an_entity_drops_its_records(server: Server, root_iam: Any, make_user: Any) -> None:
+    user = make_user(allow("sts:GetCallerIdentity"))
+    user_id = root_iam.get_user(UserName=user.name)["User"]["UserId"]
+    user.client(server, "sts").get_caller_identity()
+    r, key = noted_gci(f"lastacc:{ACCOUNT}:{user_id}")
     root_iam.delete_access_key(UserName=user.name, AccessKeyId=user.akid)
     root_iam.delete_user_policy(UserName=user.name, PolicyName="p")
     root_iam.delete_user(UserName=user.name)
@@ -333,11 +339,6 @@ def test_deleting_a_role_drops_its_records(server: Server, root_iam: Any, make_u
     creds = user.client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
     client(server, "sts", akid=creds["AccessKeyId"], secret=creds["SecretAccessKey"],
            token=creds["SessionToken"]).get_caller_identity()
-    r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    key = f"lastacc:{ACCOUNT}:{role['RoleId']}"
-    deadline = time.time() + 5
-    while not r.exists(key) and time.time() < deadline:
-        time.sleep(0.05)
-    assert r.hget(key, "sts:GetCallerIdentity") is not None
+    r, key = noted_gci(f"lastacc:{ACCOUNT}:{role['RoleId']}")
     root_iam.delete_role(RoleName=role_name)
     assert not r.exists(key)
