@@ -21,8 +21,7 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -226,17 +225,6 @@ class RedisCluster(RedisProcesses):
             return bool(_client(port).ping())
         except redis.RedisError:
             return False
-
-    def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if check():
-                    return
-            except (redis.RedisError, RuntimeError, StopIteration):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"timed out waiting for {what} (cluster in {self.directory})")
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from typing import Self
 
 import redis
@@ -53,6 +55,19 @@ class RedisProcesses:
                 pass
         self.procs.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll `check` every 0.05 s until it holds (a Redis error, or a node not found yet,
+        counts as not yet), or raise RuntimeError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if check():
+                    return
+            except (redis.RedisError, RuntimeError, StopIteration):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"timed out waiting for {what} (files in {self.directory})")
 
     def __enter__(self) -> Self:
         return self

@@ -22,8 +22,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -198,12 +196,3 @@ class RedisSentinel(RedisProcesses):
         fields = dict(zip(state[::2], state[1::2])) if isinstance(state, list) else dict(state)
         return (int(fields.get("num-other-sentinels", 0)) >= len(self.sentinel_ports) - 1
                 and int(fields.get("num-slaves", 0)) >= replicas)
-
-    @staticmethod
-    def _wait(done: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if done():
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"timed out waiting for {what}")
