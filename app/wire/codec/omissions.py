@@ -11,10 +11,10 @@ the one AWS sends:
   description, CreateRole neither MaxSessionDuration nor RoleLastUsed, CreatePolicyVersion and
   ListPolicyVersions not the document (GetPolicyVersion does).
 - `EMPTY`: the member is left out when it is an empty list: an entity without tags gets no
-  `<Tags/>` in CreateUser, GetUser, CreateRole, GetRole, CreatePolicy, the Create*Provider
-  echoes and GetOpenIDConnectProvider. (GetPolicy and GetAccountAuthorizationDetails do write
-  an empty `<Tags/>`, and GetRole an empty `<RoleLastUsed/>` for a role never used: those are
-  not listed here.)
+  `<Tags/>` in CreateUser, GetUser, CreateRole, GetRole, CreatePolicy and the Create*Provider
+  echoes. (GetPolicy, GetOpenIDConnectProvider and GetAccountAuthorizationDetails do write an
+  empty `<Tags/>`, and GetRole an empty `<RoleLastUsed/>` for a role never used: those are not
+  listed here.)
 
 A path names members from the operation's output structure down; a list is crossed by naming
 the list member itself (`Roles.Tags`: the Tags of every role in ListRoles' `Roles`). The
@@ -27,8 +27,10 @@ real calls: create-user, get-user, list-users, create-role with `--max-session-d
 with `--tags`, get-role, list-roles, update-role-description, create-policy with
 `--description`, list-policies, create-policy-version, list-policy-versions,
 get-account-authorization-details, create- and list-virtual-mfa-devices,
-create-saml-provider, create-open-id-connect-provider); a public capture of a real
-get-open-id-connect-provider answer for an untagged provider (no Tags);
+create-saml-provider, create-open-id-connect-provider); GetOpenIDConnectProvider of an
+untagged provider as recorded from AWS in 2026 (`Tags: []`, `ClientIDList: []`: LocalStack's
+tests/aws/services/iam/test_iam_oidc.snapshot.json, `get-response` and `after-update`; the
+CLI's example output, from 2015, predates tags on OIDC providers);
 GetAccountAuthorizationDetails as captured from AWS in public test fixtures (an AWS managed
 policy listed without its description).
 """
@@ -75,7 +77,6 @@ OMITTED: dict[str, dict[str, dict[str, str]]] = {
         "CreateVirtualMFADevice": {"VirtualMFADevice.Tags": EMPTY},
         "CreateSAMLProvider": {"Tags": EMPTY},
         "CreateOpenIDConnectProvider": {"Tags": EMPTY},
-        "GetOpenIDConnectProvider": {"Tags": EMPTY},
         "CreateInstanceProfile": {"InstanceProfile.Tags": EMPTY},
         "GetInstanceProfile": {"InstanceProfile.Tags": EMPTY, **_roles_in_profiles("GetInstanceProfile")},
         "ListInstanceProfiles": {"InstanceProfiles.Tags": NEVER, **_roles_in_profiles("ListInstanceProfiles")},
