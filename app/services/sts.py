@@ -12,6 +12,8 @@ Choices where AWS is silent or unobservable here:
   `app.services.role_session`;
 - any temporary caller (role session or GetSessionToken session) counts as role chaining;
 - inherited transitive tags need `sts:TagSession` in the next role's trust policy, as new tags do;
+- a RoleArn of another partition (`arn:aws-cn:iam::<this account>:role/...`) names no role
+  served here: refused as an unknown role is (AccessDenied), never the `aws` role of that name;
 - GetAccessKeyInfo answers this account for any well-formed id: AWS derives the account from the
   id without revealing whether the key exists, and this server serves one account.
 """
@@ -50,6 +52,16 @@ OVER_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for
 ROOT_REFUSED = "Roles may not be assumed by root accounts."
 SESSION_CREDS_REFUSED = "Cannot call GetSessionToken with session credentials"
 FEDERATION_CREDS_REFUSED = "Cannot call GetFederationToken with session credentials"
+# AWS's texts (repost.aws knowledge-center/iam-role-aws-sts-error): which part is over the limit
+PACKED_POLICY = "Packed policy consumes {percent}% of allotted space, please use smaller policy."
+PACKED_TAGS = "Packed size of session tags consumes {percent}% of allotted space."
+# AWS's ValidationError texts for a RoleArn: not ARN-shaped (partition, service or resource
+# empty, too few colons), as AWS answered in LocalStack's recorded STS tests; an ARN that names
+# no role (a policy or provider ARN), as AWS answers it (e.g. prometheus-community/yet-another-
+# cloudwatch-exporter#343, an AssumeRoleWithWebIdentity given a policy ARN)
+ARN_INVALID = "{arn} is invalid"
+REQUEST_ARN_INVALID = "Request ARN is invalid"
+ROLE_ARN_PREFIX = f"arn:{arns.PARTITION}:"
 SESSION_POLICY_CHARS = 2048
 MAX_POLICY_ARNS = 10
 
@@ -80,6 +92,13 @@ def _user_session_duration(caller: Caller, duration_seconds: int | None) -> int:
 
 def _tags(raw: Sequence[dict[str, str]] | None) -> tuple[Tag, ...]:
     return tuple(Tag(t["Key"], t.get("Value", "")) for t in raw or ())
+
+
+def _invalid_role_arn(text: str) -> ValidationError:
+    parsed = arns.parse(text)
+    if parsed is None or not parsed.resource:
+        return ValidationError(ARN_INVALID.format(arn=text), reason="role_arn_malformed")
+    return ValidationError(REQUEST_ARN_INVALID, reason="role_arn_invalid")
 
 
 class StsService:
@@ -298,9 +317,10 @@ class StsService:
     async def _role(self, caller: Caller | None, req: RoleSessionRequest) -> Role:
         parsed = arns.parse_role_arn(req.role_arn)
         if parsed is None:
-            raise ValidationError(f"`{req.role_arn}` is not a valid role ARN", reason="role_arn_invalid")
+            raise _invalid_role_arn(req.role_arn)
         account, path, name = parsed
-        role: Role | None = await self._iam.get_role(name) if account == self._account else None
+        served = account == self._account and req.role_arn.startswith(ROLE_ARN_PREFIX)  # not aws-cn's namesake
+        role: Role | None = await self._iam.get_role(name) if served else None
         if role is None or role.path != path:  # AWS does not reveal whether the role exists
             raise self._not_authorized(caller, req.action, req.role_arn, "role_unknown")
         return role
@@ -361,9 +381,10 @@ class StsService:
             return None
         packed = packed_policy_size(policy, policy_arns, tags, transitive)
         if packed > 100:
-            raise PackedPolicyTooLarge(
-                f"Packed size of the session policies and session tags is {packed}% of the allowed maximum",
-                reason="packed_policy_too_large")
+            tags_alone = packed_policy_size(None, (), tags, transitive) if tags else 0
+            if tags_alone > 100:
+                raise PackedPolicyTooLarge(PACKED_TAGS.format(percent=tags_alone), reason="packed_tags_too_large")
+            raise PackedPolicyTooLarge(PACKED_POLICY.format(percent=packed), reason="packed_policy_too_large")
         return packed
 
     async def _verify_mfa(self, caller: Caller, serial_number: str | None, token_code: str | None) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import string
 import time
 from dataclasses import dataclass, replace
 
@@ -253,8 +254,18 @@ async def test_packed_policy_too_large(w: World) -> None:
     tags = [{"Key": f"k{i}-" + "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(100)),
              "Value": "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(200))}
             for i in range(50)]
-    with pytest.raises(PackedPolicyTooLarge):
+    with pytest.raises(PackedPolicyTooLarge) as err:
         await w.assume("alice", "Tagging", tags=tags)
+    # AWS's texts (repost.aws knowledge-center/iam-role-aws-sts-error) name the part over the limit
+    assert err.value.message.startswith("Packed size of session tags consumes ")
+    assert err.value.message.endswith("% of allotted space.")
+    # tags under the limit alone, over it with an inline policy of incompressible text: the policy
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                         "Resource": "arn:aws:s3:::" + "".join(rnd.choice(string.ascii_letters) for _ in range(1800))}]})
+    with pytest.raises(PackedPolicyTooLarge) as err:
+        await w.assume("alice", "Tagging", tags=tags[:6], policy=policy)
+    assert err.value.message.startswith("Packed policy consumes ")
+    assert err.value.message.endswith("% of allotted space, please use smaller policy.")
 
 
 # ---- tags ----
