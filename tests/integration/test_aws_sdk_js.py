@@ -91,15 +91,9 @@ def test_assume_role_signed_with_a_users_keys_then_the_session_calls(node, root_
     assert out["identity"] == {"UserId": f"{role['RoleId']}:js-sdk", "Account": ACCOUNT, "Arn": arn}
 
 
-@pytest.mark.parametrize("session", ["js-web", None])
-def test_web_identity_through_the_sdks_token_file_provider(node, fed, tmp_path, session) -> None:
-    """fromTokenFile() as a pod or a CI job uses it; without AWS_ROLE_SESSION_NAME the SDK names
-    the session itself (aws-sdk-js-session-<milliseconds>), a name Tessera must accept."""
-    role = fed.role()
-    token_file = tmp_path / "token"
-    token_file.write_text(fed.token(sub="alice"))
-    named = {"AWS_ROLE_SESSION_NAME": session} if session else {}
-    out = node("web_identity.mjs", AWS_ROLE_ARN=role["Arn"], AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file), **named)
+def assert_session(out: dict[str, Any], role: dict[str, Any], session: str | None) -> None:
+    """A provider's result (providers.mjs): session credentials of `role`, and the caller they make.
+    `session` None: the name the SDK made up (aws-sdk-js-session-<milliseconds>), accepted."""
     creds = out["credentials"]
     assert creds["AccessKeyId"].startswith("ASIA") and len(creds["AccessKeyId"]) == 20
     assert creds["SecretAccessKeyLength"] == 40
@@ -112,6 +106,35 @@ def test_web_identity_through_the_sdks_token_file_provider(node, fed, tmp_path, 
         assert name == session
     arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/{name}"
     assert identity == {"UserId": f"{role['RoleId']}:{name}", "Account": ACCOUNT, "Arn": arn}
+
+
+@pytest.mark.parametrize(("provider", "session"), [("token-file", "js-web"), ("token-file", None),
+                                                   ("default-chain", "js-pod")])
+def test_web_identity_through_the_sdks_providers(node, fed, tmp_path, provider, session) -> None:
+    """fromTokenFile(), and the client's default chain, as a pod or a CI job has them: the role and
+    the token file in the environment."""
+    role = fed.role()
+    token_file = tmp_path / "token"
+    token_file.write_text(fed.token(sub="alice"))
+    named = {"AWS_ROLE_SESSION_NAME": session} if session else {}
+    assert_session(node("providers.mjs", PROVIDER=provider, AWS_ROLE_ARN=role["Arn"],
+                        AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file), **named), role, session)
+
+
+def test_assume_role_through_the_sdks_providers(node, root_iam, make_user, tmp_path) -> None:
+    """fromTemporaryCredentials() signed with the environment's keys, and fromIni() with a profile
+    that assumes the role from another profile's keys (the AWS CLI's role_arn + source_profile)."""
+    user = make_user(allow("sts:AssumeRole"))
+    role = root_iam.create_role(RoleName=unique("jsrole"), AssumeRolePolicyDocument=trust({"AWS": user.arn}))["Role"]
+    assert_session(node("providers.mjs", PROVIDER="temporary", **keys(user), ROLE_ARN=role["Arn"],
+                        SESSION_NAME="js-temporary"), role, "js-temporary")
+    (tmp_path / "credentials").write_text(
+        f"[base]\naws_access_key_id = {user.akid}\naws_secret_access_key = {user.secret}\n")
+    (tmp_path / "config").write_text(
+        f"[profile assumer]\nrole_arn = {role['Arn']}\nsource_profile = base\nrole_session_name = js-ini\n")
+    assert_session(node("providers.mjs", PROVIDER="ini", PROFILE="assumer",
+                        AWS_CONFIG_FILE=str(tmp_path / "config"),
+                        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials")), role, "js-ini")
 
 
 def test_web_identity_answer_read_by_the_sdk(node, fed) -> None:
