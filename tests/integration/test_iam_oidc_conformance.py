@@ -223,3 +223,20 @@ def test_web_identity_stops_on_the_next_request_after_the_delete(root_iam: Any, 
         finally:
             root_iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
             root_iam.delete_role(RoleName=role["RoleName"])
+
+
+def test_tag_pages_as_recorded(root_iam: Any) -> None:
+    """Snapshot `final-page`: 10 tags read 4, 4, then the last 2 with no Marker and
+    IsTruncated false; each page's Marker leads to the next."""
+    tags = [{"Key": f"k{i:02d}", "Value": f"v{i}"} for i in range(10)]
+    arn = root_iam.create_open_id_connect_provider(Url=issuer(), Tags=tags)["OpenIDConnectProviderArn"]
+    try:
+        first = root_iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn, MaxItems=4)
+        second = root_iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn, MaxItems=4,
+                                                             Marker=first["Marker"])
+        last = root_iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn, Marker=second["Marker"])
+        assert (first["IsTruncated"], second["IsTruncated"], last["IsTruncated"]) == (True, True, False)
+        assert "Marker" not in last
+        assert first["Tags"] + second["Tags"] + last["Tags"] == tags
+    finally:
+        root_iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
