@@ -24,6 +24,7 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import ACCOUNT, REGION, ROOT_AKID, ROOT_SECRET, Identity, Server, allow, client, trust, unique
+from .test_oidc_interop import node_major
 from .test_oidc_sts import Provider, registered
 
 HERE = Path(__file__).resolve().parents[1] / "interop" / "aws-sdk-js"
@@ -36,6 +37,7 @@ if shutil.which("node") is None or shutil.which("npm") is None:
 
 @pytest.fixture(scope="module")
 def installed() -> Path:
+    assert node_major() >= 20, "the AWS SDK for JavaScript v3 at these versions needs Node.js 20 or later"
     if not (HERE / "node_modules" / "@aws-sdk" / "client-sts" / "package.json").is_file():
         done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,
                               capture_output=True, text=True, timeout=600)
