@@ -94,6 +94,19 @@ def _tags(raw: Sequence[dict[str, str]] | None) -> tuple[Tag, ...]:
     return tuple(Tag(t["Key"], t.get("Value", "")) for t in raw or ())
 
 
+def _policy_arns(raw: Sequence[dict[str, str]] | None) -> tuple[str, ...]:
+    """The ARNs of `PolicyArns`. The model leaves a descriptor's `arn` optional, so a request can
+    send an element without one (`PolicyArns.member.1.other=x`): refused, as a null value is."""
+    out: list[str] = []
+    for n, descriptor in enumerate(raw or (), 1):
+        arn = descriptor.get("arn")
+        if arn is None:
+            raise ValidationError(f"1 validation error detected: Value null at 'policyArns.{n}.member.arn' "
+                                  "failed to satisfy constraint: Member must not be null", reason="policy_arn_null")
+        out.append(arn)
+    return tuple(out)
+
+
 def _invalid_role_arn(text: str) -> ValidationError:
     parsed = arns.parse(text)
     if parsed is None or not parsed.resource:
@@ -134,7 +147,7 @@ class StsService:
         mfa = await self._verify_mfa(caller, serial_number, token_code)
         issued = await self.issue_role_session(call, RoleSessionRequest(
             role_arn=role_arn, session_name=role_session_name, duration_seconds=duration_seconds,
-            policy=policy, policy_arns=tuple(p["arn"] for p in policy_arns or ()), tags=_tags(tags),
+            policy=policy, policy_arns=_policy_arns(policy_arns), tags=_tags(tags),
             transitive_tag_keys=tuple(transitive_tag_keys or ()), source_identity=source_identity,
             external_id=external_id, mfa_authenticated=mfa))
         return {"credentials": issued.credentials, "assumed_role_user": issued.assumed_role_user,
@@ -169,7 +182,7 @@ class StsService:
         try:
             issued = await self.issue_role_session(call, signin.role_session(
                 role_arn=role_arn, duration_seconds=duration_seconds, policy=policy,
-                policy_arns=[p["arn"] for p in policy_arns or ()]))
+                policy_arns=_policy_arns(policy_arns)))
         except AwsError as exc:
             exc.user_identity = signin.user_identity  # the audit event names the federated user
             raise
@@ -209,7 +222,7 @@ class StsService:
         if session_tags:
             await self._authz.require(call, "sts:TagSession", federated_arn, context=request_tags(session_tags))
         duration = _user_session_duration(caller, duration_seconds)
-        session_arns = tuple(p["arn"] for p in policy_arns or ())
+        session_arns = _policy_arns(policy_arns)
         await self._check_session_policies(policy, session_arns)
         packed = self._packed(policy, session_arns, session_tags, ())
         now = float(int(self._clock.time()))

@@ -118,6 +118,34 @@ def test_parameter_validation(idp, role, members, text) -> None:
     assert refused(idp, role, **members) == ("ValidationError", text, 400, "Sender")
 
 
+def test_empty_members_list_every_broken_constraint(idp, role) -> None:
+    """Members sent empty: every constraint each breaks, in AWS's order and words (pattern, then
+    length, per member: AWS's answer to an AssumeRoleWithSAML with empty ARNs quoted in
+    mmmorris1975/aws-runas#80)."""
+    arn_pattern = ("Member must satisfy regular expression pattern: "
+                   r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+")
+    assert refused(idp, role, RoleArn="", RoleSessionName="", WebIdentityToken="") == ("ValidationError", (
+        "4 validation errors detected: "
+        f"Value '' at 'roleArn' failed to satisfy constraint: {arn_pattern}; "
+        f"Value '' at 'roleArn' failed to satisfy constraint: {GE.format(20)}; "
+        f"Value '' at 'roleSessionName' failed to satisfy constraint: {GE.format(2)}; "
+        f"Value at 'webIdentityToken' failed to satisfy constraint: {GE.format(4)}"), 400, "Sender")
+
+
+def test_a_policy_descriptor_without_its_arn(server, idp, role) -> None:
+    """The model leaves `PolicyDescriptorType.arn` optional, so `PolicyArns.member.1` may come
+    without it: a ValidationError for the null value, never a 500."""
+    for extra in ({"PolicyArns.member.1.other": "x"},
+                  {"PolicyArns.member.1.arn": "arn:aws:iam::aws:policy/ReadOnlyAccess", "PolicyArns.member.2.x": "y"}):
+        resp = httpx.post(server.url + "/", data=form({"RoleArn": role["Arn"], "RoleSessionName": "conf",
+                                                       "WebIdentityToken": idp.token(), **extra}))
+        root = ET.fromstring(resp.text)
+        n = len(extra)
+        assert (resp.status_code, root.findtext(f"{NS}Error/{NS}Code"), root.findtext(f"{NS}Error/{NS}Message")) == (
+            400, "ValidationError", f"1 validation error detected: Value null at 'policyArns.{n}.member.arn' "
+                                    "failed to satisfy constraint: Member must not be null")
+
+
 def test_policy_members(idp, role) -> None:
     long_policy = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::" + "b" * 2000}]})

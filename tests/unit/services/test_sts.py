@@ -240,6 +240,10 @@ async def test_session_policy_limits(w: World) -> None:
         await w.assume("alice", "Direct", policy_arns=[{"arn": f"arn:aws:iam::{ACCT}:policy/p{i}"} for i in range(11)])
     with pytest.raises(ValidationError):
         await w.assume("alice", "Direct", policy_arns=[{"arn": f"arn:aws:iam::{ACCT}:policy/Missing"}])
+    with pytest.raises(ValidationError) as err:  # the model's descriptor may come without its `arn`
+        await w.assume("alice", "Direct", policy_arns=[{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}, {}])
+    assert err.value.message == ("1 validation error detected: Value null at 'policyArns.2.member.arn' "
+                                 "failed to satisfy constraint: Member must not be null")
     big = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i:04d}/*"}
         for i in range(40)]})
