@@ -281,10 +281,10 @@ def test_a_role_arn_of_another_partition_is_not_the_role(idp, role) -> None:
 
 
 # ---- 4. transport: unsigned, signed, badly signed, GET ----
-def _signed(server: Any, body: str, akid: str, secret: str) -> httpx.Response:
+def _signed(server: Any, body: str, akid: str, secret: str, token: str | None = None) -> httpx.Response:
     req = AWSRequest("POST", server.url + "/", data=body,
                      headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
-    SigV4Auth(Credentials(akid, secret), "sts", REGION).add_auth(req)
+    SigV4Auth(Credentials(akid, secret, token), "sts", REGION).add_auth(req)
     return httpx.post(server.url + "/", content=body, headers=dict(req.headers.items()))
 
 
@@ -319,6 +319,23 @@ def test_authentication_is_ignored(server, idp, role, how) -> None:
     assert resp.status_code == 200, resp.text
     arn = ET.fromstring(resp.text).findtext(f"{NS}AssumeRoleWithWebIdentityResult/{NS}AssumedRoleUser/{NS}Arn")
     assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/conf"
+
+
+def test_signed_by_a_role_session_is_not_role_chaining(server, idp) -> None:
+    """The web identity is the caller whatever signs the request: signed with a role session's
+    credentials, the 1-hour role-chaining limit does not apply (up to the role's maximum)."""
+    long = idp.role(max_duration=7200)
+    first = idp.assume(long)["Credentials"]
+    body = urllib.parse.urlencode(form({"RoleArn": long["Arn"], "RoleSessionName": "conf-signed",
+                                        "WebIdentityToken": idp.token(), "DurationSeconds": "7200"}))
+    resp = _signed(server, body, first["AccessKeyId"], first["SecretAccessKey"], first["SessionToken"])
+    assert resp.status_code == 200, resp.text
+    expiration = ET.fromstring(resp.text).findtext(
+        f"{NS}AssumeRoleWithWebIdentityResult/{NS}Credentials/{NS}Expiration")
+    assert expiration is not None
+    left = (datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            - datetime.now(timezone.utc)).total_seconds()
+    assert 7100 < left <= 7205
 
 
 def test_boto3_with_credentials_configured(server, idp, role) -> None:
