@@ -92,6 +92,10 @@ PARAMETER_CASES = [
     ("role-arn-missing", {"RoleArn": None}, NOT_NULL.format("roleArn")),
     ("session-name-missing", {"RoleSessionName": None}, NOT_NULL.format("roleSessionName")),
     ("token-missing", {"WebIdentityToken": None}, NOT_NULL.format("webIdentityToken")),
+    ("all-missing", {"RoleArn": None, "RoleSessionName": None, "WebIdentityToken": None},
+     "3 validation errors detected: " + "; ".join(
+         NOT_NULL.format(m).removeprefix("1 validation error detected: ")
+         for m in ("roleArn", "roleSessionName", "webIdentityToken"))),
     ("policy-arn-short", {"PolicyArns": [{"arn": "nope"}]}, _v("nope", "policyArns.1.member.arn", GE.format(20))),
     # the documented maximum role session length for a role whose MaxSessionDuration is 1 h
     ("duration-over-role-max", {"DurationSeconds": 3601},
