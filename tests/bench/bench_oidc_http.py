@@ -2,7 +2,7 @@
 
     python tests/bench/bench_oidc_http.py [--duration 10] [--warmup 2] [--rounds 3] [--alg RS256]
                                           [--skip-moto] [--redis-url redis://127.0.0.1:6379/13]
-                                          [--json results.json]
+                                          [--reference] [--json results.json]
 
 The method of bench_http.py (README): each server pinned to core 0 (Tessera: one uvicorn
 worker), wrk -t1 -c32 from core 1 replaying ONE prepared request, an idle-core wait and an
@@ -22,6 +22,14 @@ is compared; the load average is printed before and after.
 Both servers are provisioned the same way through boto3: the issuer as OIDC provider (client id
 `sts.amazonaws.com`), role `bench-web` trusting it with conditions on `<provider>:aud` and
 `<provider>:sub` (as the README's recipes). Tessera runs with account 123456789012 (moto's).
+
+`--reference` adds a third server to every round, measured right after Tessera: reference_app.py,
+a stand-in with the request's shape (CPU, one Redis round trip, CPU, another, CPU, served by
+uvicorn as Tessera is) and none of its work, its busy wait set so that it answers at Tessera's
+rate of that round (probed and corrected up to three times, within 5%). At one request rate a
+closed loop of 32 connections has one mean latency (Little's law: 32 / rate), so what the
+reference shows is how far above that mean this machine puts a p99 for a request of this
+shape, whatever the server does; Tessera's p99 is read against it.
 
 Needs wrk, taskset, moto[server], Redis (`--redis-url`, db FLUSHED at start and end). Holds
 bench_http's lock (/tmp/tessera-bench-http.lock) for the whole run. Not a pytest file.
@@ -59,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--alg", default="RS256", choices=["RS256", "PS256", "ES256"])
     p.add_argument("--skip-moto", action="store_true")
+    p.add_argument("--reference", action="store_true",
+                   help="also measure reference_app.py at Tessera's rate of each round (the tail's baseline)")
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Tessera's store; FLUSHED")
@@ -100,6 +110,33 @@ def measure(name: str, req: wrkrun.SignedRequest, args: argparse.Namespace, work
     return res.as_dict()
 
 
+def match_rate(url: str, req: wrkrun.SignedRequest, rate: float, args: argparse.Namespace, work: Path,
+               n: int) -> float:
+    """Set the reference's busy wait so that it answers at `rate` req/s (within 5%, at most three
+    3-second probes, each correcting the last: the request's time is busy wait + the rest);
+    returns the busy wait in µs."""
+    cost = max(1e6 / rate - 80.0, 0.0)
+    for attempt in range(3):
+        _set_cost(url, cost)
+        wait_for_idle_cpu(args.server_cpu)
+        probe = wrkrun.run(req, seconds=3, connections=args.connections, cpu=args.client_cpu, workdir=work,
+                           name=f"reference-probe-{n}-{attempt}")
+        if abs(probe.rps / rate - 1) < 0.05:
+            break
+        rest = max(1e6 / probe.rps - cost, 0.0)
+        cost = max(1e6 / rate - rest, 0.0)
+        _set_cost(url, cost)
+    return cost
+
+
+def _set_cost(url: str, cost_us: float) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/cost?us={cost_us:.1f}", method="POST"),
+                                timeout=5) as resp:
+        assert resp.status == 204, resp.status
+
+
 def median_round(rounds: list[dict]) -> dict | None:
     valid = [r for r in rounds if r["valid"]]
     if not valid:
@@ -112,7 +149,8 @@ def report(results: dict[str, list[dict]]) -> dict:
     moto, tess = median_round(results.get("moto", [])), median_round(results.get("tessera", []))
     ratio = tess["rps"] / moto["rps"] if moto and tess and moto["rps"] else None
     print(f"\n{'target':<9}{'request':<27}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs moto':>9}  rounds (req/s)")
-    for name, r in (("moto", moto), ("tessera", tess)):
+    ref = median_round(results.get("reference", []))
+    for name, r in (("moto", moto), ("tessera", tess), ("reference", ref)):
         if r is None:
             continue
         vs = f"{ratio:.1f}x" if name == "tessera" and ratio else "-"
@@ -124,6 +162,16 @@ def report(results: dict[str, list[dict]]) -> dict:
     if pairs:  # each round's two runs are back to back: the ratio least moved by drifting load
         print(f"\nper-round ratio (Tessera/moto, back-to-back runs): "
               f"{', '.join(f'{x:.1f}x' for x in pairs)}; median {statistics.median(pairs):.1f}x")
+    matched = [(t, r) for t, r in zip(results.get("tessera", []), results.get("reference", []))
+               if t["valid"] and r["valid"]]
+    if matched:
+        print("\nthe tail at Tessera's rate (reference_app.py, busy wait matched per round):")
+        for t, r in matched:
+            print(f"  Tessera {t['rps']:>6,.0f} req/s p50 {t['p50_ms']:6.2f} p99 {t['p99_ms']:6.2f} ms   reference "
+                  f"{r['rps']:>6,.0f} req/s p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:6.2f} ms "
+                  f"(busy wait {r.get('busy_wait_us', 0):.0f} µs)")
+        print(f"  p99/p50 median: Tessera {statistics.median(t['p99_ms'] / t['p50_ms'] for t, _ in matched):.2f}, "
+              f"reference {statistics.median(r['p99_ms'] / r['p50_ms'] for _, r in matched):.2f}")
     verdicts = {}
     if tess is not None or results.get("tessera"):
         verdicts[f"AssumeRoleWithWebIdentity>={TARGETS['x_moto']:g}x moto"] = (
@@ -163,6 +211,17 @@ def main(argv: list[str] | None = None) -> int:
             if status != 200:
                 raise RuntimeError(f"{name}: the prepared request got {status}: {text[:400]}")
             targets[name] = req
+        reference = None
+        if args.reference:
+            import reference_app
+
+            port = servers.free_port()
+            reference = f"http://127.0.0.1:{port}"
+            srv = Server("reference", reference_app.command(port), cpu=args.server_cpu, log=work / "reference.log",
+                         env={"REFERENCE_REDIS_URL": args.redis_url})
+            started.append(srv)
+            srv.wait_ready(f"{reference}/")
+            ref_req = request(reference, token)
         log(f"issuer fetches after the first requests: discovery {idp.discovery_fetches}, "
             f"key set {idp.jwks_fetches}")
         order = [n for n in ("moto", "tessera") if n in targets]
@@ -173,6 +232,15 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:  # report what ran
                     failures.append(f"{name} round {n}: {type(exc).__name__}: {exc}")
                     log(f"{name} round {n} FAILED: {exc}")
+            tessera_round = results.get("tessera", [])[n - 1:n]
+            if reference is not None and tessera_round and tessera_round[0]["valid"]:
+                try:
+                    cost = match_rate(reference, ref_req, tessera_round[0]["rps"], args, work, n)
+                    results.setdefault("reference", []).append(
+                        {**measure("reference", ref_req, args, work, n), "busy_wait_us": round(cost, 1)})
+                except Exception as exc:
+                    failures.append(f"reference round {n}: {type(exc).__name__}: {exc}")
+                    log(f"reference round {n} FAILED: {exc}")
         log(f"issuer fetches in all: discovery {idp.discovery_fetches}, key set {idp.jwks_fetches}")
     finally:
         for srv in started:
