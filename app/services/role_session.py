@@ -16,11 +16,18 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.core.errors import ValidationError
+from app.core.errors import InvalidParameterValue, ValidationError
 from app.core.records import AssumedRoleUser, Credentials, Session, Tag, quick_init
 from app.policy import Principal
 
 PACKED_BUDGET = 2048
+# AWS's answers (InvalidParameterValue, 400), as recorded against AWS in LocalStack's STS tests
+# (tests/aws/services/sts/test_sts.snapshot.json: test_assume_role_tag_validation,
+# test_iam_role_chaining_override_transitive_tags)
+DUPLICATE_TAG_KEYS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+TRANSITIVE_NOT_A_TAG = "The specified transitive tag key must be included in the requested tags."
+TRANSITIVE_CONFLICT = ("One of the specified transitive tag keys can't be set because it conflicts with a "
+                       "transitive tag key from the calling session.")
 
 
 @quick_init
@@ -82,7 +89,7 @@ def check_session_tags(tags: Sequence[Tag]) -> set[str]:
         if low.startswith("aws:"):
             raise ValidationError(f"session tag key `{tag.key}` may not start with `aws:`")
         if low in seen:
-            raise ValidationError("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+            raise InvalidParameterValue(DUPLICATE_TAG_KEYS, reason="duplicate_tag_keys")
         seen.add(low)
     return seen
 
@@ -93,7 +100,7 @@ def resolve_session_tags(req: RoleSessionRequest,
     seen = check_session_tags(req.tags)
     for key in req.transitive_tag_keys:
         if key.lower() not in seen:
-            raise ValidationError(f"transitive tag key `{key}` is not one of the session tags")
+            raise InvalidParameterValue(TRANSITIVE_NOT_A_TAG, reason="transitive_key_not_a_tag")
     carried: list[Tag] = []
     carried_keys: list[str] = []
     if inherited is not None:
@@ -102,8 +109,7 @@ def resolve_session_tags(req: RoleSessionRequest,
         carried_keys = list(inherited.transitive_tag_keys)
         for tag in carried:
             if tag.key.lower() in seen:
-                raise ValidationError(f"session tag `{tag.key}` is inherited as a transitive tag "
-                                      "and cannot be overridden", reason="transitive_tag_override")
+                raise InvalidParameterValue(TRANSITIVE_CONFLICT, reason="transitive_tag_override")
     transitive = tuple(dict.fromkeys([*carried_keys, *req.transitive_tag_keys]))
     return tuple(carried) + req.tags, transitive
 

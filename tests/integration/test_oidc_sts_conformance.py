@@ -181,6 +181,23 @@ def test_packed_policy_too_large_names_the_session_tags(idp, role) -> None:
     assert percent.isdigit() and int(percent) > 100, text
 
 
+@pytest.mark.parametrize("tags_claim, text", [
+    ({"principal_tags": {"Team": ["blue"], "team": ["red"]}},
+     "Duplicate tag keys found. Please note that Tag keys are case insensitive."),
+    ({"principal_tags": {"Team": ["blue"]}, "transitive_tag_keys": ["project"]},
+     "The specified transitive tag key must be included in the requested tags."),
+])
+def test_session_tag_rules_of_the_tags_claim(idp, role, tags_claim, text) -> None:
+    """The token's session tags obey AssumeRole's tag rules, with AWS's code and text for them
+    (InvalidParameterValue, recorded against AWS in LocalStack's STS tests,
+    test_assume_role_tag_validation); transitive keys match case-insensitively."""
+    token = idp.token(claims={"https://aws.amazon.com/tags": tags_claim})
+    assert refused(idp, role, WebIdentityToken=token) == ("InvalidParameterValue", text, 400, "Sender")
+    ok = idp.token(claims={"https://aws.amazon.com/tags": {"principal_tags": {"Team": ["blue"]},
+                                                           "transitive_tag_keys": ["team"]}})
+    assert idp.assume(role, ok)["PackedPolicySize"] > 0
+
+
 def test_unknown_members_are_ignored_and_a_repeated_member_reads_once(server, idp, role) -> None:
     """Unknown members (a newer SDK's, a typo) are ignored, as AWS's Query services do; a member
     sent twice yields one value and a well-formed answer, never a 5xx."""

@@ -12,8 +12,8 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from app.core.clock import FixedClock
-from app.core.errors import (AccessDenied, MalformedPolicyDocument, PackedPolicyTooLarge, ServiceUnavailable,
-                             SignatureDoesNotMatch, ValidationError)
+from app.core.errors import (AccessDenied, InvalidParameterValue, MalformedPolicyDocument, PackedPolicyTooLarge,
+                             ServiceUnavailable, SignatureDoesNotMatch, ValidationError)
 from app.core.records import Call, Caller, Credentials, RequestMeta, RoleLastUsed, Tag
 from app.policy.document import policy_size
 from app.services.authn import Authenticator
@@ -290,14 +290,18 @@ async def test_tags_need_tag_session(w: World) -> None:
     await w.authz.require(await w.call(creds), "iam:GetUser", "*")
 
 
-@pytest.mark.parametrize("tags, keys", [
-    ([{"Key": "aws:x", "Value": "1"}], None),
-    ([{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}], None),
-    ([{"Key": "a", "Value": "1"}], ["b"]),
+@pytest.mark.parametrize("tags, keys, error, message", [
+    ([{"Key": "aws:x", "Value": "1"}], None, ValidationError, "session tag key `aws:x` may not start with `aws:`"),
+    # AWS's code and text (recorded against AWS in LocalStack's STS tests, test_assume_role_tag_validation)
+    ([{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}], None, InvalidParameterValue,
+     "Duplicate tag keys found. Please note that Tag keys are case insensitive."),
+    ([{"Key": "a", "Value": "1"}], ["b"], InvalidParameterValue,
+     "The specified transitive tag key must be included in the requested tags."),
 ])
-async def test_bad_tags(w: World, tags: list, keys: list | None) -> None:
-    with pytest.raises(ValidationError):
+async def test_bad_tags(w: World, tags: list, keys: list | None, error: type, message: str) -> None:
+    with pytest.raises(error) as err:
         await w.assume("alice", "Tagging", tags=tags, transitive_tag_keys=keys)
+    assert err.value.message == message
 
 
 async def test_transitive_tags_are_inherited_and_not_overridable(w: World) -> None:
@@ -307,8 +311,10 @@ async def test_transitive_tags_are_inherited_and_not_overridable(w: World) -> No
     found = await w.sessions.get(second["credentials"].access_key_id)
     assert found is not None
     assert found[0].tags == (Tag("proj", "x"),) and found[0].transitive_tag_keys == ("proj",)
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidParameterValue) as err:  # AWS's answer (LocalStack's recorded STS tests)
         await w.assume(first, "Chained", tags=[{"Key": "PROJ", "Value": "z"}])
+    assert err.value.message == ("One of the specified transitive tag keys can't be set because it conflicts "
+                                 "with a transitive tag key from the calling session.")
 
 
 # ---- source identity ----
