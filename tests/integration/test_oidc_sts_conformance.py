@@ -382,3 +382,21 @@ def test_get_caller_identity_and_the_web_identity_keys_in_the_session(server, ro
     with pytest.raises(ClientError) as exc:
         session_client(server, dave, "iam").get_role(RoleName=role["RoleName"])
     assert aws_error(exc)[0] == "AccessDenied"
+
+
+def test_multivalued_amr_and_azp_keys_in_later_calls(server, idp) -> None:
+    """`<provider>:amr` (every value) and, for a token with `azp`, `<provider>:aud` = the azp and
+    `<provider>:oaud` = the token's aud stay on the session for the role's permission policy."""
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "iam:GetRole", "Resource": "*", "Condition": {
+            "ForAnyValue:StringEquals": {f"{idp.prefix}:amr": "mfa"},
+            "StringEquals": {f"{idp.prefix}:aud": "tessera-demo", f"{idp.prefix}:oaud": "https://api.example.test"}}}]})
+    role = idp.role(policy=policy)
+    with_mfa = idp.assume(role, idp.token(aud="https://api.example.test",
+                                          claims={"azp": "tessera-demo", "amr": ["pwd", "mfa"]}))
+    assert with_mfa["Audience"] == "tessera-demo"
+    assert session_client(server, with_mfa, "iam").get_role(RoleName=role["RoleName"])
+    without = idp.assume(role, idp.token(aud="https://api.example.test", claims={"azp": "tessera-demo", "amr": ["pwd"]}))
+    with pytest.raises(ClientError) as exc:
+        session_client(server, without, "iam").get_role(RoleName=role["RoleName"])
+    assert aws_error(exc)[0] == "AccessDenied"
