@@ -150,6 +150,15 @@ def test_a_policy_descriptor_without_its_arn(server, idp, role) -> None:
                                     "failed to satisfy constraint: Member must not be null")
 
 
+def test_the_role_arn_is_read_before_the_token(idp, role) -> None:
+    """AWS looks the provider up in the role's account, so a RoleArn that names no role is
+    refused before the token is looked at (here a token that is no JWT at all)."""
+    assert refused(idp, role, RoleArn="nothing-valid-in-here", WebIdentityToken="not-a-jwt") == (
+        "ValidationError", "nothing-valid-in-here is invalid", 400, "Sender")
+    assert refused(idp, role, RoleArn=f"arn:aws:iam::{ACCOUNT}:policy/p", WebIdentityToken="not-a-jwt") == (
+        "ValidationError", "Request ARN is invalid", 400, "Sender")
+
+
 def test_policy_members(idp, role) -> None:
     long_policy = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::" + "b" * 2000}]})
