@@ -5,7 +5,8 @@ the session from it like any other role session (StsService.federate, shared wit
 
 The order is AWS's (reference §5.1): a strict parse of the token (`peek`: a token bad on its face
 costs no lookup and no key fetch), the provider registered for `iss` without its scheme (the
-scheme must be the registered one: `https`, or `http` on loopback), the provider's key set
+scheme must be the registered one: `https`, or `http` on loopback) in the role's account (none
+for a role of another account than this server's), the provider's key set
 (app's key discovery: cached per process and in Redis, refreshed at most once per interval on an
 unknown `kid`), signature and claims, then (in StsService) the role, the trust policy with the
 web identity keys, the limits and, when the provider asks for one-time use, the (`iss`, `jti`)
@@ -131,8 +132,11 @@ class OidcFederation:
         self._account = account
         self._clock = clock
 
-    async def sign_in(self, token: str, session_name: str, provider_id: str | None = None) -> OidcSignIn:
-        """The provider of the token's issuer and the verified token (AWS's errors otherwise)."""
+    async def sign_in(self, token: str, session_name: str, provider_id: str | None = None, *,
+                      role_account: str | None = None) -> OidcSignIn:
+        """The provider of the token's issuer and the verified token (AWS's errors otherwise).
+        `role_account`: the account of the role asked for; AWS looks the provider up in it, so
+        for another account than this server's none is found."""
         if provider_id is not None:
             raise InvalidIdentityToken(PROVIDER_ID, reason="oidc_provider_id")
         # A compact JWS never holds whitespace, so surrounding whitespace is no part of the token:
@@ -140,6 +144,8 @@ class OidcFederation:
         token = token.strip(" \t\r\n")
         try:
             header = peek(token)
+            if role_account is not None and role_account != self._account:
+                raise _no_provider(header.issuer, "oidc_provider_other_account")
             record = await self._provider(header.issuer)
             keys = await self._keys.keys_for(record, header.kid)
             identity = self._validate(token, record, keys, header)

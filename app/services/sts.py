@@ -171,9 +171,10 @@ class StsService:
         """Unsigned: the verified web identity token (app.services.oidc_signin) is the caller."""
         if self._oidc is None:
             raise InvalidAction("the operation `AssumeRoleWithWebIdentity` is not configured on this server")
-        if arns.parse_role_arn(role_arn) is None:  # AWS finds the provider in the role's account: the ARN comes first
+        parsed = arns.parse_role_arn(role_arn)
+        if parsed is None:  # AWS finds the provider in the role's account: the ARN comes first
             raise _invalid_role_arn(role_arn)
-        signin = await self._oidc.sign_in(web_identity_token, role_session_name, provider_id)
+        signin = await self._oidc.sign_in(web_identity_token, role_session_name, provider_id, role_account=parsed[0])
         return await self.federate(call, signin, role_arn=role_arn, policy_arns=policy_arns, policy=policy,
                                    duration_seconds=duration_seconds)
 

@@ -302,6 +302,14 @@ def test_refusals_with_their_codes_and_statuses(root_iam, idp, role) -> None:
     assert (code, status, kind) == ("InvalidIdentityToken", 400, "Sender")
 
 
+def test_a_role_of_another_account_finds_no_provider(idp, role) -> None:
+    """AWS looks the token's provider up in the role's account (the provider and the role must
+    be in one account): for a role of an account this server does not hold, there is none."""
+    other = {"Arn": f"arn:aws:iam::999999999999:role/{role['RoleName']}"}
+    assert refused(idp, other) == (
+        "InvalidIdentityToken", f"No OpenIDConnect provider found in your account for {idp.idp.url}", 400, "Sender")
+
+
 def test_a_role_arn_of_another_partition_is_not_the_role(idp, role) -> None:
     """`arn:aws-cn:...:role/X` names a role this (aws partition) server does not hold: refused as
     an unknown role, never a session of the `aws` role X."""
