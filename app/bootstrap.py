@@ -153,7 +153,9 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
     metrics = Metrics(counters=lambda: {
         "tessera_log_lines_lost_total": ("Log and audit lines dropped because the log stream kept failing.",
                                          logger.lost)})
-    recorder = RequestRecorder(metrics=metrics, audit=AuditLog(logger), logger=logger, clock=clock)
+    codec = QueryCodec()
+    recorder = RequestRecorder(metrics=metrics, audit=AuditLog(logger), logger=logger, clock=clock,
+                               trails=codec.trail)
     return Container(
         settings=settings,
         redis=redis,
@@ -167,7 +169,7 @@ def build(settings: Settings, redis: Any, *, log_stream: Any = None) -> Containe
         authorizer=authorizer,
         iam=iam,
         sts=sts,
-        codec=QueryCodec(),
+        codec=codec,
         verifier=SigV4Verifier(clock=clock),
         metrics=metrics,
         recorder=recorder,

@@ -2,7 +2,7 @@
 
 Every value that may carry a secret (secret keys, session tokens, SAML assertions, web
 identity tokens, passwords, MFA codes and seeds, private keys, signatures) is replaced by
-CloudTrail's own placeholder; credentials are reduced to their access key id. Policy
+CloudTrail's own placeholder; credentials are reduced to their access key id and expiration. Policy
 documents are kept: they are configuration, not secrets.
 """
 from __future__ import annotations
@@ -29,13 +29,20 @@ _SECRET_KEYS = frozenset({
     "samlresponse", "webidentitytoken", "password", "newpassword", "oldpassword", "servicepassword",
     "privatekey", "addprivatekey", "privatekeyspem", "tokencode", "authenticationcode1", "authenticationcode2", "base32stringseed",
     "qrcodepng", "signature", "xamzsignature", "authorization", "clientsecret", "accesstoken",
-    "idtoken", "refreshtoken", "token", "secret", "assertion",
+    "idtoken", "refreshtoken", "token", "secret", "assertion", "contextassertion",
 })
 _CREDENTIAL_KEYS = frozenset({"credentials"})
 _ACCESS_KEY_ID_KEYS = ("AccessKeyId", "accessKeyId", "access_key_id")
+_EXPIRATION_KEYS = ("Expiration", "expiration")
 
 
 _KEY_CLASSES: dict[str, int] = {}  # key -> _key_class(key), remembered (all forgotten past 4096)
+
+
+def secret_key(key: str) -> bool:
+    """Is `key` (an AWS member name, its camelCase or its xform_name) one whose value is a
+    secret? The scrubber's own rule, for those who drop such members before it runs."""
+    return _key_class(key) == 1
 
 
 def _key_class(key: str) -> int:
@@ -62,14 +69,27 @@ def _record_reader(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[A
 
 
 def _access_key_only(value: Any) -> Any:
+    """Credentials reduced to their access key id and expiration (as CloudTrail keeps them)."""
     kind: type = type(value)
     if _record_reader(kind) is not None:  # a record (an instance of a dataclass)
         key_id = getattr(value, "access_key_id", None)
-        return {"accessKeyId": key_id} if isinstance(key_id, str) else REDACTED
+        if not isinstance(key_id, str):
+            return REDACTED
+        out: dict[str, Any] = {"accessKeyId": key_id}
+        expiration = getattr(value, "expiration", None)
+        if type(expiration) in _PLAIN and expiration is not None:
+            out["expiration"] = expiration
+        return out
     if isinstance(value, Mapping):
         for k in _ACCESS_KEY_ID_KEYS:
             if k in value:
-                return {"accessKeyId": value[k]}
+                out = {"accessKeyId": value[k] if type(value[k]) is str else REDACTED}
+                for e in _EXPIRATION_KEYS:
+                    expiration = value.get(e)
+                    if type(expiration) in _PLAIN and expiration is not None:
+                        out["expiration"] = expiration
+                        break
+                return out
     return REDACTED
 
 

@@ -1,22 +1,33 @@
-"""What happens after every request, on every exit path: a metric and an audit event."""
+"""What happens after every request, on every exit path: a metric and an audit event.
+
+The event's requestParameters and responseElements are CloudTrail's: the action's shapers,
+compiled from the model once (app.wire.codec.trail), rename and filter the decoded input and
+the service result; an action the codec does not know (the SSO endpoints) is recorded as given.
+"""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.audit.events import AuditEvent, identity_of, saml_user_identity, web_identity_user
 from app.audit.log import AuditLog, JsonLogger
 from app.core.clock import Clock
+from app.wire.codec.trail import Shaper
 from app.wire.metrics import Metrics
 from app.wire.query import Outcome
+
+Trails = Callable[[str, str], "tuple[Shaper | None, Shaper | None] | None"]  # QueryCodec.trail
 
 _SOURCES = {"sts": "sts.amazonaws.com", "iam": "iam.amazonaws.com"}
 _FEDERATED = {"AssumeRoleWithSAML": "SAMLUser", "AssumeRoleWithWebIdentity": "WebIdentityUser"}
 
 
 class RequestRecorder:
-    def __init__(self, *, metrics: Metrics, audit: AuditLog, logger: JsonLogger, clock: Clock) -> None:
+    def __init__(self, *, metrics: Metrics, audit: AuditLog, logger: JsonLogger, clock: Clock,
+                 trails: Trails | None = None) -> None:
         self._metrics = metrics
+        self._trails = trails
         self._audit = audit
         self.logger = logger
         self._clock = clock
@@ -26,6 +37,11 @@ class RequestRecorder:
         error = outcome.error
         self._metrics.observe(outcome.action, "success" if error is None else error.code, elapsed)
         meta = outcome.meta
+        params: Any = outcome.params
+        result: Any = _elements(outcome.action, outcome.result)
+        shapers = self._trails(outcome.service, outcome.action) if self._trails is not None else None
+        if shapers is not None:
+            params, result = _shaped(shapers, params, result)
         event = AuditEvent(
             event_time=meta.received_at if meta else self._clock.time(),
             event_source=_SOURCES.get(outcome.service, outcome.service),
@@ -39,8 +55,8 @@ class RequestRecorder:
             error_message=error.message if error else None,
             reason=error.reason if error else None,
             aws_region=meta.region if meta else None,
-            request_parameters=outcome.params,
-            response_elements=_elements(outcome.action, outcome.result),
+            request_parameters=params or None,
+            response_elements=result or None,
         )
         self._audit.write(event)
 
@@ -58,6 +74,23 @@ def _identity(outcome: Outcome) -> dict[str, str]:
         if outcome.action == "AssumeRoleWithWebIdentity" and "provider" in result:
             return web_identity_user(result["provider"], result["audience"], result["subject_from_web_identity_token"])
     return identity_of(outcome.caller, federated_type=_FEDERATED.get(outcome.action))
+
+
+def _shaped(shapers: tuple[Shaper | None, Shaper | None], params: Any, result: Any) -> tuple[Any, Any]:
+    """CloudTrail's form of the decoded input and of the result; a value the shaper cannot read
+    (a service result off its model) is recorded as given: the event's scrubber still runs."""
+    shape_params, shape_result = shapers
+    if params is not None:
+        try:
+            params = shape_params(params) if shape_params is not None else None
+        except Exception:  # noqa: BLE001 - the audit never fails a request
+            pass
+    if result is not None:
+        try:
+            result = shape_result(result) if shape_result is not None else None
+        except Exception:  # noqa: BLE001 - the audit never fails a request
+            pass
+    return params, result
 
 
 _MINTS = frozenset({"GetSessionToken", "GetFederationToken"})

@@ -424,7 +424,16 @@ def test_audit_names_the_web_identity_user_never_the_token(server, fed) -> None:
     line = audit_line(server, out["ResponseMetadata"]["RequestId"])
     assert line["userIdentity"] == {"type": "WebIdentityUser", "principalId": f"{fed.arn}:sts.amazonaws.com:alice",
                                     "userName": "alice", "identityProvider": fed.arn}
-    assert line["requestParameters"]["WebIdentityToken"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    # CloudTrail's form: lowerCamelCase, the token never recorded, credentials reduced
+    assert line["requestParameters"]["roleArn"] == role["Arn"] and "webIdentityToken" not in line["requestParameters"]
+    assert token not in json.dumps(line)
+    assert line["responseElements"] == {
+        "credentials": {"accessKeyId": out["Credentials"]["AccessKeyId"],
+                        "expiration": out["Credentials"]["Expiration"].strftime("%b %-d, %Y, %-I:%M:%S %p")},
+        "subjectFromWebIdentityToken": "alice",
+        "assumedRoleUser": {"assumedRoleId": out["AssumedRoleUser"]["AssumedRoleId"],
+                            "arn": out["AssumedRoleUser"]["Arn"]},
+        "provider": out["Provider"], "audience": out["Audience"]}
     denied = fed.role(condition={"StringEquals": {f"{fed.prefix}:sub": "bob"}})
     with pytest.raises(ClientError) as exc:
         fed.assume(denied, token)

@@ -325,7 +325,17 @@ def test_audit_names_the_saml_user_never_the_assertion(server, root_iam, fed) ->
     nq = out["NameQualifier"]
     assert line["userIdentity"] == {"type": "SAMLUser", "principalId": f"{nq}:alice@example.test",
                                     "userName": "alice@example.test", "identityProvider": nq}
-    assert line["requestParameters"]["SAMLAssertion"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    # CloudTrail's form: lowerCamelCase, the assertion never recorded, credentials reduced
+    assert line["requestParameters"]["roleArn"] == role["Arn"]
+    assert line["requestParameters"]["principalArn"] == fed.provider
+    assert "sAMLAssertion" not in line["requestParameters"] and assertion not in json.dumps(line)
+    elements = line["responseElements"]
+    assert elements["credentials"] == {"accessKeyId": out["Credentials"]["AccessKeyId"],
+                                       "expiration": out["Credentials"]["Expiration"].strftime(
+                                           "%b %-d, %Y, %-I:%M:%S %p")}
+    assert elements["assumedRoleUser"] == {"assumedRoleId": out["AssumedRoleUser"]["AssumedRoleId"],
+                                           "arn": out["AssumedRoleUser"]["Arn"]}
+    assert (elements["subject"], elements["nameQualifier"]) == ("alice@example.test", nq)
     with pytest.raises(ClientError) as exc:
         fed.assume(role["Arn"], assertion)
     line = audit_line(server, exc.value.response["ResponseMetadata"]["RequestId"])

@@ -2,7 +2,8 @@
 
 `QueryCodec()` loads the pinned models once and compiles every operation eagerly (a broken
 model fails at boot): a closure-tree decoder from the input shape, a generated encoder from the
-output shape, and the model's error table. `operation(Version, Action)` dispatches.
+output shape, CloudTrail's shapers of both (trail.py), and the model's error table.
+`operation(Version, Action)` dispatches; `trail(service, Action)` gives the audit its shapers.
 """
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from botocore.model import OperationModel, ServiceModel
 from app.core.errors import InvalidAction, MissingAction, ValidationError
 from app.wire.codec import explainer, xmltext
 from app.wire.codec.decoder import DecoderCompiler, Decoder
-from app.wire.codec.encoder import Encoder, compile_encoders
+from app.wire.codec.encoder import POLICY_SHAPES, Encoder, compile_encoders
+from app.wire.codec.omissions import OMITTED, rule_tree
 from app.wire.codec.scalars import Invalid
+from app.wire.codec.trail import Shaper, TrailCompiler
 
 SERVICES = (("sts", "2011-06-15"), ("iam", "2010-05-08"))
 
@@ -24,10 +27,12 @@ SERVICES = (("sts", "2011-06-15"), ("iam", "2010-05-08"))
 class Operation:
     """One action: decodes its form pairs, encodes its result."""
 
-    __slots__ = ("service", "name", "input_members", "model", "_decode", "_encode", "_input")
+    __slots__ = ("service", "name", "input_members", "model", "trail", "_decode", "_encode", "_input")
 
-    def __init__(self, service: str, model: OperationModel, decode: Decoder | None, encode: Encoder) -> None:
+    def __init__(self, service: str, model: OperationModel, decode: Decoder | None, encode: Encoder,
+                 trail: tuple[Shaper | None, Shaper | None] = (None, None)) -> None:
         self.service = service
+        self.trail = trail  # CloudTrail's (requestParameters, responseElements) shapers
         self.name = model.name
         self.model = model
         self._input = model.input_shape
@@ -70,6 +75,7 @@ class QueryCodec:
         self._services: dict[str, str] = {}
         self.models: dict[str, ServiceModel] = {}
         self.error_codes: dict[str, tuple[str, int]] = {}
+        self._trails: dict[tuple[str, str], tuple[Shaper | None, Shaper | None]] = {}
         for service, version in SERVICES:
             model = ServiceModel(loader.load_service_model(service, "service-2", version), service)
             self.models[service] = model
@@ -77,13 +83,17 @@ class QueryCodec:
             self._namespaces[service] = namespace
             self._services[version] = service
             compiler = DecoderCompiler()
+            trail = TrailCompiler(POLICY_SHAPES.get(service, frozenset()))
             op_models = [model.operation_model(name) for name in model.operation_names]
             encoders = compile_encoders(service, op_models, namespace)
             table: dict[str, Operation] = {}
             for op_model in op_models:
                 shape = op_model.input_shape
                 decode = compiler.top(shape) if shape is not None else None
-                table[op_model.name] = Operation(service, op_model, decode, encoders[op_model.name])
+                rules = rule_tree(OMITTED.get(service, {}).get(op_model.name, {}))
+                shapers = (trail.request(shape), trail.response(op_model.output_shape, rules))
+                table[op_model.name] = Operation(service, op_model, decode, encoders[op_model.name], shapers)
+                self._trails[service, op_model.name] = shapers
             self._operations[version] = table
             for shape in model.error_shapes:
                 error = shape.metadata.get("error") or {}
@@ -99,6 +109,11 @@ class QueryCodec:
         if found is None:
             raise InvalidAction(f"Could not find operation {action} for version {version or ''}".rstrip())
         return found
+
+    def trail(self, service: str, action: str) -> tuple[Shaper | None, Shaper | None] | None:
+        """CloudTrail's (requestParameters, responseElements) shapers of an action of `sts` or
+        `iam`; None for anything else (the SSO endpoints, Simulate)."""
+        return self._trails.get((service, action))
 
     def operations(self, service: str) -> list[Operation]:
         """Every compiled operation of `sts` or `iam`, in model order."""

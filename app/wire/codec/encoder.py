@@ -33,20 +33,21 @@ _SCALAR_FN = {
     "float": "number",
     "double": "number",
 }
-_MAPPING: dict[type, bool] = {dict: True}
+MAPPING: dict[type, bool] = {dict: True}  # class -> is_mapping(instance), filled as met
 
 
-def _is_mapping(value: Any) -> bool:
-    """Dict-like result (keys) or record (attributes)? Memoised per class."""
+def is_mapping(value: Any) -> bool:
+    """Dict-like result (keys) or record (attributes)? Memoised per class in MAPPING (read it
+    first: `MAPPING.get(value.__class__)`); the audit's shapers (trail.py) read results alike."""
     found = isinstance(value, Mapping)
-    if len(_MAPPING) < 1024:
-        _MAPPING[value.__class__] = found
+    if len(MAPPING) < 1024:
+        MAPPING[value.__class__] = found
     return found
 
 
 _GLOBALS = {
-    "MAPPING": _MAPPING,
-    "is_mapping": _is_mapping,
+    "MAPPING": MAPPING,
+    "is_mapping": is_mapping,
     "esc": xmltext.esc,
     "pol": xmltext.pol,
     "ts": xmltext.ts,

@@ -55,20 +55,33 @@ def test_event_is_scrubbed_on_construction() -> None:
         assert e.request_parameters[key] == REDACTED
     assert e.request_parameters["Policy"] == POLICY  # policy documents are kept
     assert e.request_parameters["Tags"] == [{"Key": "k", "Value": "v", "session_token": REDACTED}]
-    assert e.response_elements["credentials"] == {"accessKeyId": "ASIAEXAMPLE000000001"}
+    assert e.response_elements["credentials"] == {"accessKeyId": "ASIAEXAMPLE000000001", "expiration": 1900000000.0}
     assert e.response_elements["assumed_role_user"] == {"arn": "arn:aws:sts::0:assumed-role/r/s"}
 
 
 @pytest.mark.parametrize("key", ["secret_access_key", "session_token", "saml_assertion", "web_identity_token",
-                                 "new_password", "authentication_code_1", "X-Amz-Security-Token", "private_key"])
-def test_python_and_wire_spellings_are_both_scrubbed(key: str) -> None:
+                                 "new_password", "authentication_code_1", "X-Amz-Security-Token", "private_key",
+                                 # CloudTrail's lowerCamelCase of the members
+                                 "secretAccessKey", "sessionToken", "webIdentityToken", "sAMLAssertion",
+                                 "samlAssertion", "password", "newPassword", "oldPassword", "privateKey",
+                                 "authenticationCode1", "authenticationCode2", "tokenCode", "base32StringSeed",
+                                 "qRCodePNG", "servicePassword"])
+def test_python_wire_and_cloudtrail_spellings_are_all_scrubbed(key: str) -> None:
     assert scrub({key: "leak"}) == {key: REDACTED}
 
 
-def test_credentials_without_access_key_are_fully_hidden() -> None:
+def test_credentials_are_reduced_to_access_key_id_and_expiration() -> None:
     assert scrub({"Credentials": "opaque"}) == {"Credentials": REDACTED}
     assert scrub({"Credentials": {"AccessKeyId": "AKIA1", "SecretAccessKey": SECRET}}) == {
         "Credentials": {"accessKeyId": "AKIA1"}}
+    assert scrub({"credentials": {"accessKeyId": "ASIA1", "secretAccessKey": SECRET, "sessionToken": TOKEN,
+                                  "expiration": "Mar 17, 2030, 5:46:40 PM"}}) == {
+        "credentials": {"accessKeyId": "ASIA1", "expiration": "Mar 17, 2030, 5:46:40 PM"}}
+    assert scrub({"credentials": _creds()}) == {
+        "credentials": {"accessKeyId": "ASIAEXAMPLE000000001", "expiration": 1900000000.0}}
+    # an expiration that is not a plain value, or an access key id that is not text, is not copied
+    assert scrub({"credentials": {"accessKeyId": {"x": SECRET}, "expiration": [TOKEN]}}) == {
+        "credentials": {"accessKeyId": REDACTED}}
 
 
 def test_records_and_unknown_objects_never_render_secrets() -> None:
@@ -93,7 +106,8 @@ def test_audit_log_line_has_no_secret() -> None:
     assert first["event"] == "audit" and first["level"] == "info" and first["request_id"] == "req-1"
     assert first["ts"] == "2030-01-01T00:00:00.250Z" and first["eventTime"] == "2030-01-01T00:00:00Z"
     assert first["eventSource"] == "sts.amazonaws.com" and first["eventName"] == "AssumeRoleWithSAML"
-    assert first["responseElements"] == {"credentials": {"accessKeyId": "ASIAEXAMPLE000000001"},
+    assert first["responseElements"] == {"credentials": {"accessKeyId": "ASIAEXAMPLE000000001",
+                                                         "expiration": 1900000000.0},
                                          "assumed_role_user": {"arn": "arn:aws:sts::0:assumed-role/r/s"}}
     assert "errorCode" not in first
     assert second["level"] == "warning" and second["outcome"] == "error"
@@ -293,22 +307,26 @@ def test_lines_beyond_the_pending_bound_are_dropped_and_counted() -> None:
 
 
 def test_audit_line_is_byte_exact() -> None:
-    """The whole line, key order included: the log line of an AssumeRoleWithWebIdentity."""
+    """The whole line, key order included: the log line of an AssumeRoleWithWebIdentity, with
+    CloudTrail's requestParameters and responseElements (as app.wire.codec.trail shapes them; a
+    token or secret key passed by mistake is still redacted)."""
     buf = io.StringIO()
     AuditLog(JsonLogger(buf, FixedClock(1893456000.25))).write(AuditEvent(
         event_time=1893456000.5, event_source="sts.amazonaws.com", event_name="AssumeRoleWithWebIdentity",
         request_id="req-1", outcome="success", source_ip="127.0.0.1",
         user_identity={"type": "WebIdentityUser", "userName": "sub"},
-        request_parameters={"RoleArn": "arn:aws:iam::000000000000:role/r", "WebIdentityToken": JWT},
-        response_elements={"credentials": _creds(), "assumed_role_user": {"arn": "a"}, "packed_policy_size": None}))
+        request_parameters={"roleArn": "arn:aws:iam::000000000000:role/r", "webIdentityToken": JWT},
+        response_elements={"credentials": {"accessKeyId": "ASIAEXAMPLE000000001", "secretAccessKey": SECRET,
+                                           "expiration": "Mar 17, 2030, 5:46:40 PM"},
+                           "assumedRoleUser": {"arn": "a"}}))
     assert buf.getvalue() == (
         '{"ts":"2030-01-01T00:00:00.250Z","level":"info","event":"audit","request_id":"req-1",'
         '"eventVersion":"1.08","eventTime":"2030-01-01T00:00:00Z","eventSource":"sts.amazonaws.com",'
         '"eventName":"AssumeRoleWithWebIdentity","awsRegion":null,"sourceIPAddress":"127.0.0.1","userAgent":null,'
         '"userIdentity":{"type":"WebIdentityUser","userName":"sub"},"requestID":"req-1","outcome":"success",'
-        '"requestParameters":{"RoleArn":"arn:aws:iam::000000000000:role/r","WebIdentityToken":"' + REDACTED + '"},'
-        '"responseElements":{"credentials":{"accessKeyId":"ASIAEXAMPLE000000001"},"assumed_role_user":{"arn":"a"},'
-        '"packed_policy_size":null}}\n')
+        '"requestParameters":{"roleArn":"arn:aws:iam::000000000000:role/r","webIdentityToken":"' + REDACTED + '"},'
+        '"responseElements":{"credentials":{"accessKeyId":"ASIAEXAMPLE000000001",'
+        '"expiration":"Mar 17, 2030, 5:46:40 PM"},"assumedRoleUser":{"arn":"a"}}}\n')
 
 
 def test_emitted_record_cannot_overwrite_the_line_keys() -> None:
