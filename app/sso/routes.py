@@ -30,6 +30,7 @@ from app.sso.cookies import FLOW_SECONDS, Cookies
 from app.sso.csrf import same_origin, token_ok
 from app.sso.handoff import cli_binding
 from app.sso.saml_browser import authn_request, redirect_url, sp_metadata
+from app.wire.codec.trail import trail_time
 from app.wire.query import as_aws_error, lower_headers, read_body, request_meta
 
 MAX_SAML_POST = 400 * 1024  # a 100,000-character SAMLResponse, form-encoded, and RelayState
@@ -310,8 +311,9 @@ class SsoPages:
                 raise BadInput("the session length is not a number of seconds", reason="sso_duration_invalid")
         except Exception as failure:  # noqa: BLE001
             return self._refused(request, "ChooseRole", failure, signin=signin, params=params, title="Not allowed")
-        params.update(roleArn=role_arn, principalArn=signin.provider_arn,
-                      durationSeconds=int(duration) if duration else None)
+        params.update(roleArn=role_arn, principalArn=signin.provider_arn)
+        if duration:
+            params["durationSeconds"] = int(duration)
         action = ACTIONS[signin.kind]
         meta, _ = self._meta(request)
         try:
@@ -322,8 +324,11 @@ class SsoPages:
             return self._refused(request, action, failure, signin=signin, params=params, source="sts.amazonaws.com",
                                  title="Role not available")
         credentials = issued["credentials"]
-        self._audit(request, action, signin=signin, params=params, source="sts.amazonaws.com",
-                    result={"credentials": credentials, "assumedRoleUser": issued["assumed_role_user"]})
+        assumed = issued["assumed_role_user"]
+        self._audit(request, action, signin=signin, params=params, source="sts.amazonaws.com",  # as the API's
+                    result={"credentials": {"accessKeyId": credentials.access_key_id,
+                                            "expiration": trail_time(credentials.expiration)},
+                            "assumedRoleUser": {"assumedRoleId": assumed.assumed_role_id, "arn": assumed.arn}})
         if redirect is not None:
             return pages.redirect(redirect)
         name = role_arn.rsplit("/", 1)[-1]

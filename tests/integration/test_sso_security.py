@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import re
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -61,6 +63,17 @@ def audited(env: SsoEnv, reason: str) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def browser_choice(env: SsoEnv, access_key_id: str) -> dict[str, Any]:
+    """The audit record of the role choice that minted `access_key_id`."""
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        for text in env.server.log().splitlines():
+            if access_key_id in text and '"eventName":"AssumeRoleWithSAML"' in text:
+                return dict(json.loads(text))
+        time.sleep(0.05)
+    raise AssertionError(f"no AssumeRoleWithSAML record for {access_key_id}")
 
 
 def refused(response: httpx.Response, status: int = 400) -> None:
@@ -160,6 +173,20 @@ def test_role_choice_needs_the_sign_ins_own_csrf_token(env: SsoEnv, http: httpx.
     assert audited(env, "sso_cross_site_post")
     ok = http.post("/sso/roles", data={**choice, "csrf": csrf_a}, headers={"Cookie": cookie_a})
     assert ok.status_code == 200 and exports(ok.text)["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    # recorded as the API's AssumeRoleWithSAML is, in CloudTrail's form, without the secrets
+    keys = exports(ok.text)
+    line = browser_choice(env, keys["AWS_ACCESS_KEY_ID"])
+    assert line["requestParameters"] == {"channel": "browser", "roleArn": role_arn("sso-admin"),
+                                         "principalArn": PROVIDER_ARN}
+    elements = line["responseElements"]
+    assert set(elements) == {"credentials", "assumedRoleUser"}
+    assert set(elements["credentials"]) == {"accessKeyId", "expiration"}
+    assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2} [AP]M",
+                        elements["credentials"]["expiration"])
+    assert set(elements["assumedRoleUser"]) == {"assumedRoleId", "arn"}
+    assert ":assumed-role/sso-admin/" in elements["assumedRoleUser"]["arn"]
+    log = env.server.log()
+    assert keys["AWS_SECRET_ACCESS_KEY"] not in log and keys["AWS_SESSION_TOKEN"] not in log
 
 
 def test_a_cookie_is_bound_to_its_record(env: SsoEnv, http: httpx.Client) -> None:
