@@ -11,7 +11,7 @@ POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 def _when(value: Any) -> str:
     """CloudTrail's rendering of a timestamp inside responseElements (UTC)."""
-    return str(value.strftime("%b %-d, %Y, %-I:%M:%S %p"))
+    return str(value.strftime("%b %-d, %Y %-I:%M:%S %p"))
 
 
 def test_iam_and_sts_records_are_cloudtrails_and_hold_no_secret(server: Any, root_iam: Any, make_user: Any) -> None:

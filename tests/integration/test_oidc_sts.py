@@ -429,7 +429,7 @@ def test_audit_names_the_web_identity_user_never_the_token(server, fed) -> None:
     assert token not in json.dumps(line)
     assert line["responseElements"] == {
         "credentials": {"accessKeyId": out["Credentials"]["AccessKeyId"],
-                        "expiration": out["Credentials"]["Expiration"].strftime("%b %-d, %Y, %-I:%M:%S %p")},
+                        "expiration": out["Credentials"]["Expiration"].strftime("%b %-d, %Y %-I:%M:%S %p")},
         "subjectFromWebIdentityToken": "alice",
         "assumedRoleUser": {"assumedRoleId": out["AssumedRoleUser"]["AssumedRoleId"],
                             "arn": out["AssumedRoleUser"]["Arn"]},

@@ -332,7 +332,7 @@ def test_audit_names_the_saml_user_never_the_assertion(server, root_iam, fed) ->
     elements = line["responseElements"]
     assert elements["credentials"] == {"accessKeyId": out["Credentials"]["AccessKeyId"],
                                        "expiration": out["Credentials"]["Expiration"].strftime(
-                                           "%b %-d, %Y, %-I:%M:%S %p")}
+                                           "%b %-d, %Y %-I:%M:%S %p")}
     assert elements["assumedRoleUser"] == {"assumedRoleId": out["AssumedRoleUser"]["AssumedRoleId"],
                                            "arn": out["AssumedRoleUser"]["Arn"]}
     assert (elements["subject"], elements["nameQualifier"]) == ("alice@example.test", nq)

@@ -6,7 +6,7 @@ first letter lower-cased (`RoleArn` -> `roleArn`, `SAMLAssertionID` -> `sAMLAsse
 array of objects (`policyArns: [{"arn": ...}]`, `tags: [{"key": ..., "value": ...}]`), a map
 an object. Absent (None) members are left out, and so is what the operation's answer leaves
 out (app.wire.codec.omissions, as the encoder); values keep their types, except timestamps,
-which CloudTrail writes as `Mar 23, 2016, 2:39:51 AM` (UTC), and policy documents in the
+which CloudTrail writes as `Mar 23, 2016 2:39:51 AM` (UTC), and policy documents in the
 output, which IAM answers URL-encoded and CloudTrail records as answered.
 
 What CloudTrail never records is never fetched: members the model marks `sensitive` (secret
@@ -51,7 +51,7 @@ def never_recorded(name: str, shape: Shape) -> bool:
 
 
 def trail_time(value: Any) -> str:
-    """`Aug 28, 2023, 7:30:58 PM`: how CloudTrail writes a timestamp inside requestParameters
+    """`Aug 28, 2023 7:30:58 PM`: how CloudTrail writes a timestamp inside requestParameters
     and responseElements (UTC), from epoch seconds, a datetime (naive is UTC) or ISO text."""
     if value.__class__ is float or value.__class__ is int:
         return _trail_second(int(value))
@@ -69,7 +69,7 @@ def _trail_second(seconds: int) -> str:
     """Cached: the credentials minted in one second expire in the same few seconds."""
     t = time.gmtime(seconds)
     hour = t.tm_hour % 12 or 12
-    return (f"{_MONTHS[t.tm_mon - 1]} {t.tm_mday}, {t.tm_year}, {hour}:{t.tm_min:02d}:{t.tm_sec:02d} "
+    return (f"{_MONTHS[t.tm_mon - 1]} {t.tm_mday}, {t.tm_year} {hour}:{t.tm_min:02d}:{t.tm_sec:02d} "
             f"{'AM' if t.tm_hour < 12 else 'PM'}")
 
 
