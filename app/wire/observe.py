@@ -41,7 +41,11 @@ class RequestRecorder:
         result: Any = _elements(outcome.action, outcome.result)
         shapers = self._trails(outcome.service, outcome.action) if self._trails is not None else None
         if shapers is not None:
-            params, result = _shaped(shapers, params, result)
+            try:
+                params, result = _shaped(shapers, params, result)
+            except Exception as exc:  # noqa: BLE001 - a result off its model: recorded as given (scrubbed)
+                self.logger.warning("audit.unshaped", request_id=outcome.request_id, action=outcome.action,
+                                    exc_type=type(exc).__name__)
         event = AuditEvent(
             event_time=meta.received_at if meta else self._clock.time(),
             event_source=_SOURCES.get(outcome.service, outcome.service),
@@ -77,19 +81,12 @@ def _identity(outcome: Outcome) -> dict[str, str]:
 
 
 def _shaped(shapers: tuple[Shaper | None, Shaper | None], params: Any, result: Any) -> tuple[Any, Any]:
-    """CloudTrail's form of the decoded input and of the result; a value the shaper cannot read
-    (a service result off its model) is recorded as given: the event's scrubber still runs."""
+    """CloudTrail's form of the decoded input and of the result (None where the action has none)."""
     shape_params, shape_result = shapers
     if params is not None:
-        try:
-            params = shape_params(params) if shape_params is not None else None
-        except Exception:  # noqa: BLE001 - the audit never fails a request
-            pass
+        params = shape_params(params) if shape_params is not None else None
     if result is not None:
-        try:
-            result = shape_result(result) if shape_result is not None else None
-        except Exception:  # noqa: BLE001 - the audit never fails a request
-            pass
+        result = shape_result(result) if shape_result is not None else None
     return params, result
 
 

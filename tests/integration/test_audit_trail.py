@@ -2,6 +2,7 @@
 responseElements, and never a secret key, session token or password in the log."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .conftest import ACCOUNT, allow, audit_line, client, trust, unique
@@ -85,3 +86,11 @@ def test_iam_and_sts_records_are_cloudtrails_and_hold_no_secret(server: Any, roo
     log = server.log()
     leaked = [s for s in secrets if s in log]
     assert not leaked
+    # every STS and IAM call the server has recorded so far went through its shapers: CloudTrail's keys
+    assert '"event":"audit.unshaped"' not in log
+    for text in log.splitlines():
+        record = json.loads(text) if '"event":"audit"' in text else {}
+        if record.get("eventSource") in ("sts.amazonaws.com", "iam.amazonaws.com"):
+            for element in ("requestParameters", "responseElements"):
+                keys = list(record[element] or ())
+                assert all(k[:1].islower() for k in keys), (record["eventName"], element, keys)

@@ -43,7 +43,7 @@ def _line(service: str, action: str, params: Any, result: Any, error: Any = None
     recorder.record(Outcome("req-1", service, action, 200 if error is None else error.status, time.perf_counter(),
                             None, None, params, result, error))
     text = buf.getvalue()
-    return text, json.loads(text)
+    return text, json.loads(text.splitlines()[-1])  # the audit line is the last
 
 
 @pytest.mark.parametrize("case", RECORDS, ids=[c["name"] for c in RECORDS])
@@ -73,9 +73,14 @@ def test_a_result_off_the_model_is_recorded_scrubbed_never_a_crash() -> None:
     """A result the shaper cannot read (a timestamp that is no time) is recorded as given,
     through the scrubber: the request is not failed by its audit."""
     result = {"credentials": {"AccessKeyId": "ASIA1", "SecretAccessKey": "SECRETKEY", "Expiration": "soon"}}
-    text, line = _line("sts", "GetSessionToken", {}, result)
+    text, line = _line("sts", "GetSessionToken", {"DurationSeconds": 900}, result)
     assert line["responseElements"] == {"credentials": {"accessKeyId": "ASIA1", "expiration": "soon"}}
+    assert line["requestParameters"] == {"DurationSeconds": 900}
     assert "SECRETKEY" not in text
+    warning = json.loads(text.splitlines()[0])  # and the operator is told, without the value
+    assert (warning["event"], warning["action"], warning["exc_type"]) == ("audit.unshaped", "GetSessionToken",
+                                                                         "ValueError")
+    assert "soon" not in text.splitlines()[0]
 
 
 @pytest.mark.parametrize(("name", "key"), [
