@@ -9,16 +9,18 @@ out (app.wire.codec.omissions, as the encoder); values keep their types, except 
 which CloudTrail writes as `Mar 23, 2016 2:39:51 AM` (UTC), and policy documents in the
 output, which IAM answers URL-encoded and CloudTrail records as answered.
 
-What CloudTrail never records is never fetched: members the model marks `sensitive` (secret
-keys, passwords, private keys, SAML assertions, web identity tokens, MFA seeds and QR codes)
-and members named like a secret (`SessionToken`, `AuthenticationCode1`...), classified by the
+What is never recorded is never fetched: members the model marks `sensitive` (secret keys,
+passwords, private keys, SAML assertions, web identity tokens, MFA seeds and QR codes) and
+members named like a secret (`SessionToken`, `AuthenticationCode1`...), classified by the
 audit scrubber's own rule (app.audit.events.secret_key). Credentials thus keep their access
-key id and expiration only. The scrubber still runs over the result (AuditEvent): a second
-line of defence, and the only one for the map keys that callers choose.
+key id and expiration only (CloudTrail also records `sessionToken`; Tessera never logs a
+token). The scrubber still runs over the result (AuditEvent): a second line of defence, and
+the only one for the map keys that callers choose.
 
-`request_shaper(input_shape)` takes the decoder's `{MemberName: value}`; `response_shaper`
-takes the service result the encoder takes (a dict keyed by `xform_name(member)` or by the
-member name, or a record with snake_case fields, nested the same way).
+`TrailCompiler.request(input_shape)` gives the shaper of the decoder's `{MemberName: value}`;
+`TrailCompiler.response(output_shape, rules)` the shaper of the service result the encoder
+takes (a dict keyed by `xform_name(member)` or by the member name, or a record with snake_case
+fields, nested the same way). QueryCodec compiles both for every operation at start-up.
 """
 from __future__ import annotations
 
