@@ -25,7 +25,7 @@ Both servers are provisioned the same way through boto3: the issuer as OIDC prov
 
 `--reference` adds a third server to every round, measured right after Tessera: reference_app.py,
 a stand-in with the request's shape (CPU, one Redis round trip, CPU, another, CPU, served by
-uvicorn as Tessera is) and none of its work, its busy wait set so that it answers at Tessera's
+uvicorn as Tessera is) and none of its work, its work (a counted loop) set so that it answers at Tessera's
 rate of that round (probed and corrected up to three times, within 5%). At one request rate a
 closed loop of 32 connections has one mean latency (Little's law: 32 / rate), so what the
 reference shows is how far above that mean this machine puts a p99 for a request of this
@@ -112,9 +112,9 @@ def measure(name: str, req: wrkrun.SignedRequest, args: argparse.Namespace, work
 
 def match_rate(url: str, req: wrkrun.SignedRequest, rate: float, args: argparse.Namespace, work: Path,
                n: int) -> float:
-    """Set the reference's busy wait so that it answers at `rate` req/s (within 5%, at most three
-    3-second probes, each correcting the last: the request's time is busy wait + the rest);
-    returns the busy wait in µs."""
+    """Set the reference's work per request so that it answers at `rate` req/s (within 5%, at most three
+    3-second probes, each correcting the last: the request's time is that work + the rest);
+    returns the work in µs (as the reference timed its loop at start-up)."""
     cost = max(1e6 / rate - 80.0, 0.0)
     for attempt in range(3):
         _set_cost(url, cost)
@@ -165,11 +165,11 @@ def report(results: dict[str, list[dict]]) -> dict:
     matched = [(t, r) for t, r in zip(results.get("tessera", []), results.get("reference", []))
                if t["valid"] and r["valid"]]
     if matched:
-        print("\nthe tail at Tessera's rate (reference_app.py, busy wait matched per round):")
+        print("\nthe tail at Tessera's rate (reference_app.py, its work matched per round):")
         for t, r in matched:
             print(f"  Tessera {t['rps']:>6,.0f} req/s p50 {t['p50_ms']:6.2f} p99 {t['p99_ms']:6.2f} ms   reference "
                   f"{r['rps']:>6,.0f} req/s p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:6.2f} ms "
-                  f"(busy wait {r.get('busy_wait_us', 0):.0f} µs)")
+                  f"(work {r.get('work_us', 0):.0f} µs)")
         print(f"  p99/p50 median: Tessera {statistics.median(t['p99_ms'] / t['p50_ms'] for t, _ in matched):.2f}, "
               f"reference {statistics.median(r['p99_ms'] / r['p50_ms'] for _, r in matched):.2f}")
     verdicts = {}
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     cost = match_rate(reference, ref_req, tessera_round[0]["rps"], args, work, n)
                     results.setdefault("reference", []).append(
-                        {**measure("reference", ref_req, args, work, n), "busy_wait_us": round(cost, 1)})
+                        {**measure("reference", ref_req, args, work, n), "work_us": round(cost, 1)})
                 except Exception as exc:
                     failures.append(f"reference round {n}: {type(exc).__name__}: {exc}")
                     log(f"reference round {n} FAILED: {exc}")

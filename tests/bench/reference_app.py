@@ -5,8 +5,10 @@ Served by uvicorn exactly as `tessera serve` is (httptools, uvloop, one worker, 
 answers `POST /` the way AssumeRoleWithWebIdentity's request path is laid out: CPU, one Redis
 MGET, CPU, one Redis SET of a 1 KB value, CPU, then a 1 KB XML answer. The Redis commands go
 through Tessera's own multiplexed client (app.store.multiplex) on `REFERENCE_REDIS_URL`; the
-CPU is a busy wait, split 20% / 55% / 25% around the two round trips (about how Tessera's own
-request splits, measured in process). `POST /cost?us=N` sets the busy wait per request, so the
+CPU is a fixed amount of interpreter work (a counted loop, not a wait for a time: a slower
+moment of the machine must make it slower, as it makes Tessera's work slower), split 20% / 55%
+/ 25% around the two round trips (about how Tessera's own request splits, measured in process).
+`POST /cost?us=N` sets the work per request to about N µs (as timed at start-up), so the
 benchmark can match the reference's request rate to Tessera's: at the same rate on the same
 machine, what p99 does a server with nothing but this shape get?
 """
@@ -31,8 +33,12 @@ class ReferenceApp:
         self._url = redis_url
         self._redis: Any = None
         self._mux: Any = None
-        self._chunks = tuple(200e-6 * part for part in SPLIT)
+        self._per_us = _loops_per_us()
+        self._chunks = self._split(200.0)
         self._n = 0
+
+    def _split(self, us: float) -> tuple[int, ...]:
+        return tuple(int(us * part * self._per_us) for part in SPLIT)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -60,7 +66,7 @@ class ReferenceApp:
 
     async def _set_cost(self, scope: dict, send: Any) -> None:
         query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
-        self._chunks = tuple(float(query["us"]) * 1e-6 * part for part in SPLIT)
+        self._chunks = self._split(float(query["us"]))
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -79,10 +85,23 @@ class ReferenceApp:
         await send({"type": "http.response.body", "body": BODY})
 
 
-def _spin(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
+def _spin(loops: int) -> int:
+    total = 0
+    for i in range(loops):
+        total += i & 7
+    return total
+
+
+def _loops_per_us() -> float:
+    """Loops of `_spin` per µs on this machine (the fastest of five timings)."""
+    best = min(_timed(200_000) for _ in range(5))
+    return 200_000 / (best * 1e6)
+
+
+def _timed(loops: int) -> float:
+    start = time.perf_counter()
+    _spin(loops)
+    return time.perf_counter() - start
 
 
 def command(port: int) -> list[str]:
