@@ -148,14 +148,14 @@ def median_round(rounds: list[dict]) -> dict | None:
 def report(results: dict[str, list[dict]]) -> dict:
     moto, tess = median_round(results.get("moto", [])), median_round(results.get("tessera", []))
     ratio = tess["rps"] / moto["rps"] if moto and tess and moto["rps"] else None
-    print(f"\n{'target':<9}{'request':<27}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs moto':>9}  rounds (req/s)")
+    print(f"\n{'target':<11}{'request':<27}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs moto':>9}  rounds (req/s)")
     ref = median_round(results.get("reference", []))
     for name, r in (("moto", moto), ("tessera", tess), ("reference", ref)):
         if r is None:
             continue
         vs = f"{ratio:.1f}x" if name == "tessera" and ratio else "-"
         each = ", ".join(f"{x['rps']:,.0f}{'' if x['valid'] else ' INVALID'}" for x in results[name])
-        print(f"{name:<9}{'AssumeRoleWithWebIdentity':<27}{r['rps']:>10,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+        print(f"{name:<11}{'AssumeRoleWithWebIdentity':<27}{r['rps']:>10,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
               f"{vs:>9}  {each}")
     pairs = [t["rps"] / m["rps"] for m, t in zip(results.get("moto", []), results.get("tessera", []))
              if m["valid"] and t["valid"] and m["rps"]]
